@@ -1,0 +1,2 @@
+/// The version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
