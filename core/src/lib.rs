@@ -1,2 +1,18 @@
-/// The version.
+//! Kuzet's measurement engine: primitives that observe the network the way OONI does, the
+//! experiments built from them, and OONI-format measurements. No FFI here: the `kuzet-ffi`
+//! crate wraps this for Kotlin and Swift.
+
+pub mod clock;
+pub mod error;
+pub mod experiment;
+pub mod failure;
+pub mod net;
+pub mod probe;
+pub mod report;
+
+pub use clock::MeasurementClock;
+pub use error::{Error, Result};
+pub use failure::Failure;
+
+/// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,3 @@
+//! Experiments: each measures one input with the primitives and emits one OONI measurement.
+
+pub mod urlgetter;

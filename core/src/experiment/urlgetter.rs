@@ -1,0 +1,1 @@
+//! `urlgetter`: measure one URL (DNS, TCP, TLS, HTTP with redirects) and emit one measurement.

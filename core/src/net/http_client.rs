@@ -1,0 +1,1 @@
+//! Service HTTP clients (DoH, collector, test helper).

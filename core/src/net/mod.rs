@@ -1,0 +1,4 @@
+//! The one place that decides how Kuzet trusts servers and builds clients.
+
+pub mod http_client;
+pub mod trust;

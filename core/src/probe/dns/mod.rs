@@ -1,0 +1,1 @@
+//! DNS lookups through the system resolver (getaddrinfo), DNS over UDP, DoH and DoT.

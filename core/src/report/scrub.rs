@@ -1,0 +1,1 @@
+//! Probe IP scrubbing, as OONI does it.
