@@ -1,6 +1,6 @@
 //! `urlgetter`: measure one URL (DNS, TCP, TLS, HTTP with redirects) and emit one measurement.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use url::Url;
@@ -8,7 +8,10 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::failure::Failure;
 use crate::net::trust::TrustAnchors;
-use crate::probe::dns::DnsTransport;
+use crate::clock::MeasurementClock;
+use crate::probe::dns::{DnsOptions, DnsTransport};
+use crate::probe::fetch::{fetch, FetchConfig, FetchOutcome};
+use crate::probe::http::default_request_headers;
 use crate::report::{Measurement, ProbeNetwork, Software};
 
 /// The experiment's `test_name`.
@@ -138,9 +141,83 @@ pub async fn measure_url(
     url: &str,
     test_start_time: OffsetDateTime,
 ) -> Result<UrlGetterResult> {
-    let _ = (config, parse_target_url(url)?, test_start_time);
-    Err(Error::InvalidUrl {
+    let target = parse_target_url(url)?;
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let clock = MeasurementClock::start();
+    let fetch_config = FetchConfig {
+        resolver: config.resolver.clone(),
+        dns: DnsOptions {
+            timeout: config.timeouts.dns,
+            trust: config.trust.clone(),
+            ..DnsOptions::default()
+        },
+        connect_timeout: config.timeouts.connect,
+        tls_timeout: config.timeouts.tls,
+        http_timeout: config.timeouts.http,
+        body_cap: config.body_cap,
+        max_redirects: config.max_redirects,
+        trust: config.trust.clone(),
+        headers: default_request_headers(),
+    };
+    let outcome = fetch(&clock, &fetch_config, &target, None).await;
+    let runtime = started.elapsed();
+
+    let mut measurement = Measurement::new(
+        TEST_NAME,
+        TEST_VERSION,
+        Some(url.to_string()),
+        &config.software,
+        &config.network,
+        test_start_time,
+        started_at,
+    );
+    measurement.extensions = [
+        ("dnst", 0),
+        ("httpt", 0),
+        ("netevents", 0),
+        ("tcpconnect", 0),
+        ("tlshandshake", 0),
+    ]
+    .into_iter()
+    .map(|(name, version)| (name.to_string(), version))
+    .collect();
+    measurement.test_runtime = runtime.as_secs_f64();
+    measurement.test_keys = test_keys(&config.resolver, &outcome)?;
+
+    let summary = UrlSummary {
         url: url.to_string(),
-        reason: "urlgetter is being implemented".to_string(),
+        failed_operation: outcome.failed_operation.map(|op| op.as_str().to_string()),
+        failure: outcome.failure.clone(),
+        status_code: outcome.status_code,
+        final_url: outcome.final_url.to_string(),
+        redirects: outcome.redirects,
+        body_length: outcome.body.len(),
+        bytes_received: outcome.bytes_received,
+        runtime,
+    };
+    Ok(UrlGetterResult {
+        measurement,
+        summary,
     })
+}
+
+/// urlgetter's test keys (ts-027), plus Kuzet's `x_` extras.
+fn test_keys(resolver: &DnsTransport, outcome: &FetchOutcome) -> Result<serde_json::Value> {
+    let observations = &outcome.observations;
+    Ok(serde_json::json!({
+        "agent": "redirect",
+        "failed_operation": outcome.failed_operation.map(|op| op.as_str()),
+        "failure": outcome.failure,
+        "network_events": observations.network_events,
+        "queries": observations.queries,
+        "requests": observations.requests,
+        "socksproxy": null,
+        "tcp_connect": observations.tcp_connect,
+        "tls_handshakes": observations.tls_handshakes,
+        "tunnel": "",
+        "x_dns_duplicate_responses": observations.dns_late_replies,
+        "x_resolver": resolver.address(),
+        "x_bytes_received": outcome.bytes_received,
+    }))
 }

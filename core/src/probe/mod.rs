@@ -2,7 +2,11 @@
 //! observation shaped like OONI's sub-formats, timed against a [`crate::MeasurementClock`].
 
 pub mod flow;
+pub mod http;
 pub mod dns;
+pub mod fetch;
 pub mod tcp;
+pub mod throughput;
+pub mod tls;
 
 pub use flow::Flow;
