@@ -15,6 +15,11 @@ macro_rules! failures {
             $( $(#[$doc])* $variant, )*
             /// Anything outside the vocabulary; serialised as `unknown_failure: <text>`.
             Unknown(String),
+            /// A failure string read from a measurement that is neither in this vocabulary nor
+            /// `unknown_failure: ...` (another engine's or an older engine's string, such as
+            /// `connection_already_closed`). Kept verbatim so it is written back unchanged;
+            /// Kuzet never produces it itself.
+            Other(String),
         }
 
         impl Failure {
@@ -23,16 +28,20 @@ macro_rules! failures {
                 match self {
                     $( Failure::$variant => std::borrow::Cow::Borrowed($text), )*
                     Failure::Unknown(text) => std::borrow::Cow::Owned(format!("unknown_failure: {text}")),
+                    Failure::Other(text) => std::borrow::Cow::Borrowed(text.as_str()),
                 }
             }
 
-            /// Parses an OONI failure string; unknown strings become [`Failure::Unknown`].
+            /// Parses an OONI failure string. `unknown_failure: <text>` becomes
+            /// [`Failure::Unknown`] with `<text>`; any other string outside the vocabulary becomes
+            /// [`Failure::Other`], so that [`Failure::as_str`] gives back exactly the text read.
             pub fn parse(text: &str) -> Failure {
                 match text {
                     $( $text => Failure::$variant, )*
-                    other => Failure::Unknown(
-                        other.strip_prefix("unknown_failure: ").unwrap_or(other).to_string(),
-                    ),
+                    other => match other.strip_prefix("unknown_failure: ") {
+                        Some(rest) => Failure::Unknown(rest.to_string()),
+                        None => Failure::Other(other.to_string()),
+                    },
                 }
             }
         }
@@ -238,12 +247,44 @@ mod tests {
             Failure::ConnectionReset,
             Failure::SslUnknownAuthority,
             Failure::Unknown("stopped after too many redirects".into()),
+            Failure::Other("connection_already_closed".into()),
         ] {
             assert_eq!(Failure::parse(&failure.as_str()), failure);
         }
+        assert_eq!(Failure::Unknown("x".into()).as_str(), "unknown_failure: x");
+    }
+
+    #[test]
+    fn any_string_read_is_written_back_verbatim() {
+        for text in [
+            "generic_timeout_error",
+            "unknown_failure: unknown targetURL scheme",
+            "unknown_failure: ",
+            "connection_already_closed",
+            "http_unexpected_status_code",
+            "unknown_failure:no space",
+            "Unknown_Failure: case differs",
+            "",
+            " dns_nxdomain_error",
+        ] {
+            let failure = Failure::parse(text);
+            assert_eq!(failure.as_str(), text);
+            let json = serde_json::to_string(&failure).unwrap();
+            assert_eq!(json, serde_json::to_string(text).unwrap());
+            let back: Failure = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, failure);
+        }
         assert_eq!(
-            Failure::Unknown("x".into()).as_str(),
-            "unknown_failure: x"
+            Failure::parse("generic_timeout_error"),
+            Failure::GenericTimeout
+        );
+        assert_eq!(
+            Failure::parse("unknown_failure: unknown targetURL scheme"),
+            Failure::Unknown("unknown targetURL scheme".into())
+        );
+        assert_eq!(
+            Failure::parse("connection_already_closed"),
+            Failure::Other("connection_already_closed".into())
         );
     }
 
@@ -255,8 +296,14 @@ mod tests {
         assert_eq!(Failure::from_io(&eof), Failure::Eof);
         let wrapped = io::Error::other(io::Error::from_raw_os_error(libc::ECONNRESET));
         assert_eq!(Failure::from_io(&wrapped), Failure::ConnectionReset);
-        assert_eq!(Failure::from_getaddrinfo(libc::EAI_NONAME, 0), Failure::DnsNxdomain);
-        assert_eq!(Failure::from_getaddrinfo(libc::EAI_AGAIN, 0), Failure::DnsTemporary);
+        assert_eq!(
+            Failure::from_getaddrinfo(libc::EAI_NONAME, 0),
+            Failure::DnsNxdomain
+        );
+        assert_eq!(
+            Failure::from_getaddrinfo(libc::EAI_AGAIN, 0),
+            Failure::DnsTemporary
+        );
     }
 
     #[test]
@@ -268,7 +315,10 @@ mod tests {
             (C::Expired, Failure::SslInvalidCertificate),
         ];
         for (cert, expected) in cases {
-            assert_eq!(Failure::from_tls(&rustls::Error::InvalidCertificate(cert)), expected);
+            assert_eq!(
+                Failure::from_tls(&rustls::Error::InvalidCertificate(cert)),
+                expected
+            );
         }
         assert_eq!(
             Failure::from_tls(&rustls::Error::HandshakeNotComplete),

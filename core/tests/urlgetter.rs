@@ -37,7 +37,9 @@ async fn redirect_chain_is_measured_hop_by_hop_newest_first() {
     )
     .await;
     let url = server.url("http", "/a");
-    let result = measure_url(&config(), &url, OffsetDateTime::now_utc()).await.unwrap();
+    let result = measure_url(&config(), &url, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
     let summary = &result.summary;
     assert_eq!(summary.failure, None);
     assert_eq!(summary.status_code, Some(200));
@@ -70,13 +72,26 @@ async fn cookies_set_in_a_redirect_are_sent_on_the_next_hop() {
                     location: "/private".to_string(),
                 },
             )
-            .route("/private", Route::RequireCookie { cookie: "kuzet=1".to_string() }),
+            .route(
+                "/private",
+                Route::RequireCookie {
+                    cookie: "kuzet=1".to_string(),
+                },
+            ),
     )
     .await;
-    let result = measure_url(&config(), &server.url("http", "/login"), OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    assert_eq!(result.summary.status_code, Some(200), "the cookie came back");
+    let result = measure_url(
+        &config(),
+        &server.url("http", "/login"),
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        result.summary.status_code,
+        Some(200),
+        "the cookie came back"
+    );
 }
 
 #[tokio::test]
@@ -84,41 +99,68 @@ async fn too_many_redirects_stop_with_a_failure() {
     let server = WebServer::http(Routes::new().redirect("/loop", 302, "/loop")).await;
     let mut config = config();
     config.max_redirects = 3;
-    let result = measure_url(&config, &server.url("http", "/loop"), OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    let result = measure_url(
+        &config,
+        &server.url("http", "/loop"),
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         result.summary.failure,
-        Some(Failure::Unknown("stopped after too many redirects".to_string()))
+        Some(Failure::Unknown(
+            "stopped after too many redirects".to_string()
+        ))
     );
-    assert_eq!(result.summary.failed_operation.as_deref(), Some("http_round_trip"));
+    assert_eq!(
+        result.summary.failed_operation.as_deref(),
+        Some("http_round_trip")
+    );
     assert_eq!(requests(&result.measurement.test_keys).len(), 4);
 }
 
 #[tokio::test]
 async fn a_redirect_without_a_usable_host_is_an_invalid_location() {
     let server = WebServer::http(Routes::new().redirect("/bad", 302, "ftp://elsewhere/")).await;
-    let result = measure_url(&config(), &server.url("http", "/bad"), OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    assert_eq!(result.summary.failure, Some(Failure::HttpInvalidRedirectLocationHost));
+    let result = measure_url(
+        &config(),
+        &server.url("http", "/bad"),
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        result.summary.failure,
+        Some(Failure::HttpInvalidRedirectLocationHost)
+    );
 }
 
 #[tokio::test]
 async fn https_failures_name_the_tls_step() {
     let ca = TestCa::new("Kuzet Test CA", "Kuzet");
-    let server = WebServer::https(Routes::new().page("/", 200, "Hi"), &ca.leaf(&["127.0.0.1"])).await;
+    let server =
+        WebServer::https(Routes::new().page("/", 200, "Hi"), &ca.leaf(&["127.0.0.1"])).await;
     let url = server.url("https", "/");
     // Bundled roots only: the lab CA is unknown.
-    let result = measure_url(&config(), &url, OffsetDateTime::now_utc()).await.unwrap();
-    assert_eq!(result.summary.failed_operation.as_deref(), Some("tls_handshake"));
+    let result = measure_url(&config(), &url, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(
+        result.summary.failed_operation.as_deref(),
+        Some("tls_handshake")
+    );
     assert_eq!(result.summary.failure, Some(Failure::SslUnknownAuthority));
     // With the CA file the same URL works, over h2.
     let mut config = config();
     config.trust = TrustAnchors::bundled_with_pem(ca.cert_pem.as_bytes()).unwrap();
-    let result = measure_url(&config, &url, OffsetDateTime::now_utc()).await.unwrap();
+    let result = measure_url(&config, &url, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
     assert_eq!(result.summary.failure, None);
-    assert_eq!(requests(&result.measurement.test_keys)[0].alpn.as_deref(), Some("h2"));
+    assert_eq!(
+        requests(&result.measurement.test_keys)[0].alpn.as_deref(),
+        Some("h2")
+    );
 }
 
 #[tokio::test]
@@ -141,7 +183,13 @@ async fn the_measurement_has_ooni_base_keys() {
     };
     assert!(time_shape(json["measurement_start_time"].as_str().unwrap()));
     assert!(time_shape(json["test_start_time"].as_str().unwrap()));
-    for key in ["queries", "tcp_connect", "tls_handshakes", "requests", "network_events"] {
+    for key in [
+        "queries",
+        "tcp_connect",
+        "tls_handshakes",
+        "requests",
+        "network_events",
+    ] {
         assert!(json["test_keys"][key].is_array(), "{key}");
     }
 }
@@ -149,6 +197,11 @@ async fn the_measurement_has_ooni_base_keys() {
 #[tokio::test]
 async fn malformed_urls_are_errors_not_measurements() {
     for bad in ["not a url", "ftp://example.org/", "http://"] {
-        assert!(measure_url(&config(), bad, OffsetDateTime::now_utc()).await.is_err(), "{bad}");
+        assert!(
+            measure_url(&config(), bad, OffsetDateTime::now_utc())
+                .await
+                .is_err(),
+            "{bad}"
+        );
     }
 }

@@ -2,6 +2,9 @@
 //! collector and the throughput endpoint (see the README's status section).
 
 fn main() {
-    eprintln!("kuzet-server {}: no services yet; see README.md", kuzet_core::VERSION);
+    eprintln!(
+        "kuzet-server {}: no services yet; see README.md",
+        kuzet_core::VERSION
+    );
     std::process::exit(2);
 }

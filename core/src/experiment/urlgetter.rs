@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use url::Url;
 
+use crate::clock::MeasurementClock;
 use crate::error::{Error, Result};
 use crate::failure::Failure;
 use crate::net::trust::TrustAnchors;
-use crate::clock::MeasurementClock;
 use crate::probe::dns::{DnsOptions, DnsTransport};
 use crate::probe::fetch::{fetch, FetchConfig, FetchOutcome};
 use crate::probe::http::default_request_headers;

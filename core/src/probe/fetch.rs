@@ -136,8 +136,16 @@ pub async fn fetch(
     for depth in 0..=config.max_redirects {
         outcome.final_url = current.clone();
         let tags = vec![format!("depth={depth}")];
-        let hop = fetch_hop(clock, config, &current, pinned.take(), &tags, &cookies, &mut outcome)
-            .await;
+        let hop = fetch_hop(
+            clock,
+            config,
+            &current,
+            pinned.take(),
+            &tags,
+            &cookies,
+            &mut outcome,
+        )
+        .await;
         if let Some(pending) = hop.late_replies {
             late_replies.push(pending);
         }
@@ -270,7 +278,10 @@ async fn fetch_hop(
     // 3. Handshake (https) and GET.
     let exchange = if is_https {
         let options = TlsOptions {
-            server_name: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            server_name: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
             alpn: vec!["h2".to_string(), "http/1.1".to_string()],
             trust: config.trust.clone(),
             verify: true,
@@ -374,9 +385,10 @@ impl CookieJar {
             let domain = parts
                 .filter_map(|attr| attr.split_once('='))
                 .find(|(key, _)| key.trim().eq_ignore_ascii_case("domain"))
-                .map(|(_, value)| value.trim().trim_start_matches('.').to_ascii_lowercase())
-                .filter(|domain| domain_matches(host, domain));
+                .map(|(_, value)| value.trim().trim_start_matches('.').to_ascii_lowercase());
             let key = match domain {
+                // A cookie for a domain the host is not in is rejected, as browsers do.
+                Some(domain) if !domain_matches(host, &domain) => continue,
                 Some(domain) => (domain, false),
                 None => (host.to_ascii_lowercase(), true),
             };

@@ -16,9 +16,7 @@ use url::Url;
 
 use crate::failure::Failure;
 use crate::probe::flow::Flow;
-use crate::report::observations::{
-    HttpBody, HttpRequest, HttpResponse, HttpTransaction, TorInfo,
-};
+use crate::report::observations::{HttpBody, HttpRequest, HttpResponse, HttpTransaction, TorInfo};
 
 /// The most bytes of response head (status line and headers) accepted.
 pub const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
@@ -171,13 +169,17 @@ where
         .map_err(|e| Failure::Unknown(format!("cannot build request: {e}")))?;
 
     let response = if http2 {
-        let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .max_header_list_size(MAX_RESPONSE_HEAD_BYTES as u32)
-            .handshake(io)
-            .await
-            .map_err(|e| map_hyper_error(&e))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                .max_header_list_size(MAX_RESPONSE_HEAD_BYTES as u32)
+                .handshake(io)
+                .await
+                .map_err(|e| map_hyper_error(&e))?;
         tokio::spawn(connection);
-        sender.send_request(request).await.map_err(|e| map_hyper_error(&e))?
+        sender
+            .send_request(request)
+            .await
+            .map_err(|e| map_hyper_error(&e))?
     } else {
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
             .max_buf_size(MAX_RESPONSE_HEAD_BYTES)
@@ -185,7 +187,10 @@ where
             .await
             .map_err(|e| map_hyper_error(&e))?;
         tokio::spawn(connection);
-        sender.send_request(request).await.map_err(|e| map_hyper_error(&e))?
+        sender
+            .send_request(request)
+            .await
+            .map_err(|e| map_hyper_error(&e))?
     };
 
     let status = response.status().as_u16();

@@ -64,10 +64,8 @@ where
     let server_name = match ServerName::try_from(options.server_name.clone()) {
         Ok(name) => name,
         Err(_) => {
-            let failure = Failure::Unknown(format!(
-                "invalid TLS server name {:?}",
-                options.server_name
-            ));
+            let failure =
+                Failure::Unknown(format!("invalid TLS server name {:?}", options.server_name));
             observation.failure = Some(failure.clone());
             observation.t = flow.clock.now();
             return (Err(failure), observation);
@@ -89,7 +87,8 @@ where
     config.resumption = rustls::client::Resumption::disabled();
     let connector = TlsConnector::from(Arc::new(config));
 
-    let outcome = tokio::time::timeout(options.timeout, connector.connect(server_name, stream)).await;
+    let outcome =
+        tokio::time::timeout(options.timeout, connector.connect(server_name, stream)).await;
     let result = match outcome {
         Ok(Ok(tls)) => {
             let (_, connection) = tls.get_ref();
@@ -176,8 +175,13 @@ impl ServerCertVerifier for CapturingVerifier {
                 .collect();
         }
         if self.verify {
-            self.inner
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            self.inner.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )
         } else {
             Ok(ServerCertVerified::assertion())
         }

@@ -86,11 +86,12 @@ pub struct Measurement {
     /// The collector's report id; empty until submitted.
     #[serde(default)]
     pub report_id: String,
-    /// The resolver's AS.
-    #[serde(default)]
+    /// The resolver's AS (`AS0` when unknown, and when reading measurements that predate it).
+    #[serde(default = "unknown_asn")]
     pub resolver_asn: String,
-    /// The resolver's IP; OONI's placeholder `127.0.0.2` when unknown.
-    #[serde(default)]
+    /// The resolver's IP; OONI's placeholder `127.0.0.2` when unknown (and when reading
+    /// measurements that predate the field).
+    #[serde(default = "unknown_resolver_ip")]
     pub resolver_ip: String,
     /// The resolver's organisation name.
     #[serde(default)]
@@ -120,6 +121,19 @@ pub const SCRUBBED_PROBE_IP: &str = "127.0.0.1";
 /// OONI's placeholder for an unknown resolver IP.
 pub const UNKNOWN_RESOLVER_IP: &str = "127.0.0.2";
 
+/// OONI's placeholder for an unknown AS.
+pub const UNKNOWN_ASN: &str = "AS0";
+
+/// Serde default of `resolver_asn`.
+fn unknown_asn() -> String {
+    UNKNOWN_ASN.to_string()
+}
+
+/// Serde default of `resolver_ip`.
+fn unknown_resolver_ip() -> String {
+    UNKNOWN_RESOLVER_IP.to_string()
+}
+
 impl Measurement {
     /// A new measurement with the base keys filled in and empty test keys.
     pub fn new(
@@ -135,10 +149,7 @@ impl Measurement {
         annotations.insert("engine_name".to_string(), "kuzet".into());
         annotations.insert("engine_version".to_string(), crate::VERSION.into());
         annotations.insert("platform".to_string(), std::env::consts::OS.into());
-        annotations.insert(
-            "architecture".to_string(),
-            std::env::consts::ARCH.into(),
-        );
+        annotations.insert("architecture".to_string(), std::env::consts::ARCH.into());
         Measurement {
             annotations,
             data_format_version: DATA_FORMAT_VERSION.to_string(),

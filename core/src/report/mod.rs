@@ -4,4 +4,9 @@ pub mod measurement;
 pub mod observations;
 pub mod scrub;
 
-pub use measurement::{Measurement, ProbeNetwork, Software};
+pub use measurement::{format_ooni_time, Measurement, ProbeNetwork, Software};
+pub use observations::{
+    BinaryData, DnsAnswer, DnsQuery, HttpBody, HttpRequest, HttpResponse, HttpTransaction,
+    NetworkEvent, TcpConnect, TcpConnectStatus, TlsHandshake, TorInfo,
+};
+pub use scrub::{scrub_measurement, Scrubber, SCRUBBED};

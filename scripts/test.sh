@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The one test command: prepares a fresh Debian 12 machine (run as root, or with passwordless
+# sudo) and runs formatting, lints and the whole test suite. Safe to run again: it installs only
+# what is missing. The OONI conformance tests read ../shared/data/ooni-samples (beside the
+# checkout) and fail if it is missing.
+#
+# Environment:
+#   KUZET_SKIP_SETUP=1   skip the apt/rustup steps (the toolchain is already there)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+STEP=0
+step() {
+    STEP=$((STEP + 1))
+    printf '\n==> [%d] %s\n' "$STEP" "$*"
+}
+
+LOG="$(mktemp -t kuzet-setup.XXXXXX.log)"
+trap 'rm -f "$LOG"' EXIT
+
+# Runs a setup command quietly; on failure prints its output and stops.
+quietly() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        echo "FAILED: $*" >&2
+        echo "---- output ----" >&2
+        cat "$LOG" >&2
+        exit 1
+    fi
+}
+
+# As root, or through sudo when there is one.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        echo "need root to run: $*" >&2
+        return 1
+    fi
+}
+
+DEBIAN_PACKAGES=(
+    build-essential
+    ca-certificates
+    curl
+    iproute2
+    iptables
+    nftables
+    pkg-config
+)
+
+if [ "${KUZET_SKIP_SETUP:-0}" != 1 ]; then
+    step "Debian packages"
+    if command -v apt-get >/dev/null 2>&1; then
+        missing=()
+        for package in "${DEBIAN_PACKAGES[@]}"; do
+            if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+                missing+=("$package")
+            fi
+        done
+        if [ "${#missing[@]}" -gt 0 ]; then
+            echo "installing: ${missing[*]}"
+            export DEBIAN_FRONTEND=noninteractive
+            quietly as_root apt-get update
+            quietly as_root apt-get install -y --no-install-recommends "${missing[@]}"
+        else
+            echo "all present: ${DEBIAN_PACKAGES[*]}"
+        fi
+    else
+        echo "no apt-get: assuming ${DEBIAN_PACKAGES[*]} (or equivalents) are installed"
+    fi
+
+    step "Rust toolchain"
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "installing rustup (stable, minimal profile)"
+        installer="$(mktemp -t rustup-init.XXXXXX.sh)"
+        quietly curl --proto '=https' --tlsv1.2 -sSf -o "$installer" https://sh.rustup.rs
+        quietly sh "$installer" -y --no-modify-path --profile minimal --default-toolchain stable
+        rm -f "$installer"
+    fi
+    if command -v rustup >/dev/null 2>&1; then
+        installed="$(rustup component list --installed 2>/dev/null || true)"
+        for component in rustfmt clippy; do
+            if ! grep -q "^${component}" <<<"$installed"; then
+                echo "adding rustup component $component"
+                quietly rustup component add "$component"
+            fi
+        done
+    fi
+    for tool in fmt clippy; do
+        if ! cargo "$tool" --version >/dev/null 2>&1; then
+            echo "cargo $tool is not available and there is no rustup to add it" >&2
+            exit 1
+        fi
+    done
+    cargo --version
+fi
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+TEST_LOG="$(mktemp -t kuzet-tests.XXXXXX.log)"
+trap 'rm -f "$LOG" "$TEST_LOG"' EXIT
+cargo test --workspace 2>&1 | tee "$TEST_LOG"
+
+# One closing line for the whole run (cargo prints one per test binary, the last often a
+# doc-test binary with nothing in it).
+read -r passed failed < <(awk '/^test result:/ {
+    for (i = 1; i <= NF; i++) {
+        if ($(i + 1) ~ /^passed/) p += $i
+        if ($(i + 1) ~ /^failed/) f += $i
+    }
+} END { print p + 0, f + 0 }' "$TEST_LOG")
+printf '\n==> all checks passed\n'
+echo "${passed} passed, ${failed} failed"
