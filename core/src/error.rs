@@ -40,6 +40,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A test list could not be used.
+    #[error("invalid test list {source_name}: {reason}")]
+    InvalidTestList {
+        /// The list's file name or bundled name.
+        source_name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// TLS could not be configured.
     #[error("TLS configuration failed: {0}")]
     TlsConfig(String),

@@ -9,6 +9,7 @@ pub mod failure;
 pub mod net;
 pub mod probe;
 pub mod report;
+pub mod testlists;
 
 pub use clock::MeasurementClock;
 pub use error::{Error, Result};
