@@ -10,6 +10,7 @@ pub mod net;
 pub mod probe;
 pub mod report;
 pub mod testlists;
+pub mod throttle;
 
 pub use clock::MeasurementClock;
 pub use error::{Error, Result};

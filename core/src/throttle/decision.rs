@@ -1,0 +1,320 @@
+//! The decision over paired trials. For each pair i, `r_i = ln(x_target / x_control)`;
+//! four pairs decide when they agree, ambiguous results ask for four more, and a target that
+//! stalls while the control completes is a stall, not a rate.
+
+use serde::{Deserialize, Serialize};
+
+use crate::throttle::trial::TrialMetrics;
+
+/// The thresholds of the decision, as one policy with named defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRules {
+    /// Throttled needs the median ratio at or below this (0.5: at most half the control).
+    pub throttled_ratio: f64,
+    /// Escalate (or call it suspected) at or below this median ratio.
+    pub suspicious_ratio: f64,
+    /// Pairs in the first round.
+    pub first_round_pairs: usize,
+    /// Pairs after escalation, in all.
+    pub escalated_pairs: usize,
+    /// Negative pairs needed out of `escalated_pairs` for a throttled verdict (7 of 8:
+    /// one-sided sign test p = 9/256).
+    pub escalated_negatives_for_throttled: usize,
+    /// Negative pairs out of `escalated_pairs` for "suspected".
+    pub escalated_negatives_for_suspected: usize,
+    /// A coefficient of variation of the target's rate below this, with the control's above
+    /// it, looks like a fixed-rate policer.
+    pub plateau_cv: f64,
+}
+
+impl Default for DecisionRules {
+    fn default() -> Self {
+        DecisionRules {
+            throttled_ratio: 0.5,
+            suspicious_ratio: 0.7,
+            first_round_pairs: 4,
+            escalated_pairs: 8,
+            escalated_negatives_for_throttled: 7,
+            escalated_negatives_for_suspected: 6,
+            plateau_cv: 0.2,
+        }
+    }
+}
+
+/// The verdict for one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ThrottlingVerdict {
+    /// The target got about the control's rate.
+    NotThrottled {
+        /// Median of `target/control` rate ratios.
+        median_ratio: f64,
+    },
+    /// The target was consistently much slower than the control.
+    Throttled {
+        /// Median of `target/control` rate ratios.
+        median_ratio: f64,
+        /// The target's median rate, rounded to 16 kbit/s.
+        target_kbps: u64,
+        /// The control's median rate, rounded to 16 kbit/s.
+        control_kbps: u64,
+        /// True when the target's rate is flat across trials while the control's varies: the
+        /// signature of a fixed-rate policer or shaper.
+        fixed_rate: bool,
+    },
+    /// The target froze after a few bytes while the control completed.
+    Stalled {
+        /// Median bytes received by stalled target trials.
+        after_bytes: u64,
+    },
+    /// Slower, but not consistently enough to say throttled.
+    Suspected {
+        /// Median of `target/control` rate ratios.
+        median_ratio: f64,
+    },
+    /// The trials could not support any conclusion (failures, too few valid pairs).
+    Inconclusive {
+        /// Why.
+        why: String,
+    },
+}
+
+/// What to do after looking at the pairs so far.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// A final verdict.
+    Final(ThrottlingVerdict),
+    /// Run this many more pairs, then decide again with all of them.
+    MorePairs(usize),
+}
+
+/// Decides from paired trials: `pairs[i] = (target, control)`.
+pub fn decide(pairs: &[(TrialMetrics, TrialMetrics)], rules: &DecisionRules) -> Decision {
+    let n = pairs.len();
+    if n == 0 {
+        return Decision::Final(inconclusive("no trials"));
+    }
+    let target_stalls = pairs.iter().filter(|(t, _)| t.stalled).count();
+    let control_completes = pairs.iter().filter(|(_, c)| c.completed).count();
+    if target_stalls * 4 >= n * 3 && control_completes * 4 >= n * 3 {
+        let mut stalled_bytes: Vec<f64> = pairs
+            .iter()
+            .filter(|(t, _)| t.stalled)
+            .map(|(t, _)| t.bytes as f64)
+            .collect();
+        return Decision::Final(ThrottlingVerdict::Stalled {
+            after_bytes: median(&mut stalled_bytes).unwrap_or(0.0) as u64,
+        });
+    }
+
+    let rates: Vec<(f64, f64)> = pairs
+        .iter()
+        .filter_map(|(t, c)| Some((t.effective_bps()?, c.effective_bps()?)))
+        .filter(|(t, c)| *t > 0.0 && *c > 0.0)
+        .collect();
+    if rates.len() * 4 < n * 3 {
+        return Decision::Final(inconclusive(&format!(
+            "only {} of {n} pairs had a rate on both sides",
+            rates.len()
+        )));
+    }
+    let mut log_ratios: Vec<f64> = rates.iter().map(|(t, c)| (t / c).ln()).collect();
+    let negatives = log_ratios.iter().filter(|r| **r < 0.0).count();
+    let median_log = median(&mut log_ratios).unwrap_or(0.0);
+    let median_ratio = median_log.exp();
+    let valid = rates.len();
+
+    let throttled = || {
+        let mut targets: Vec<f64> = rates.iter().map(|(t, _)| *t).collect();
+        let mut controls: Vec<f64> = rates.iter().map(|(_, c)| *c).collect();
+        let fixed_rate = coefficient_of_variation(&targets) < rules.plateau_cv
+            && coefficient_of_variation(&controls) >= rules.plateau_cv;
+        ThrottlingVerdict::Throttled {
+            median_ratio,
+            target_kbps: round_kbps(median(&mut targets).unwrap_or(0.0)),
+            control_kbps: round_kbps(median(&mut controls).unwrap_or(0.0)),
+            fixed_rate,
+        }
+    };
+
+    if n < rules.escalated_pairs {
+        let all_negative = negatives == valid;
+        if median_ratio <= rules.throttled_ratio && all_negative && valid >= rules.first_round_pairs
+        {
+            return Decision::Final(throttled());
+        }
+        let ambiguous = negatives * 4 >= valid * 3 || median_ratio <= rules.suspicious_ratio;
+        if ambiguous {
+            return Decision::MorePairs(rules.escalated_pairs - n);
+        }
+        return Decision::Final(ThrottlingVerdict::NotThrottled { median_ratio });
+    }
+
+    // Scale the 8-pair thresholds to the valid pairs actually measured.
+    let needed = |k: usize| (k * valid).div_ceil(rules.escalated_pairs);
+    if median_ratio <= rules.throttled_ratio
+        && negatives >= needed(rules.escalated_negatives_for_throttled)
+    {
+        return Decision::Final(throttled());
+    }
+    if negatives >= needed(rules.escalated_negatives_for_suspected)
+        && median_ratio <= rules.suspicious_ratio
+    {
+        return Decision::Final(ThrottlingVerdict::Suspected { median_ratio });
+    }
+    Decision::Final(ThrottlingVerdict::NotThrottled { median_ratio })
+}
+
+fn inconclusive(why: &str) -> ThrottlingVerdict {
+    ThrottlingVerdict::Inconclusive {
+        why: why.to_string(),
+    }
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+fn coefficient_of_variation(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return f64::INFINITY;
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    if mean <= 0.0 {
+        return f64::INFINITY;
+    }
+    let variance =
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64;
+    variance.sqrt() / mean
+}
+
+/// bit/s to kbit/s, rounded to a multiple of 16 (policy rates like 128 kbit/s are evidence).
+fn round_kbps(bps: f64) -> u64 {
+    ((bps / 1000.0 / 16.0).round() as u64) * 16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(bps: f64) -> TrialMetrics {
+        TrialMetrics {
+            rate_bps: Some(bps),
+            average_bps: bps,
+            first_byte_seconds: Some(0.05),
+            longest_gap_seconds: 0.1,
+            stalled: false,
+            bytes: 256 * 1024,
+            completed: true,
+            failed: false,
+        }
+    }
+
+    fn stalled_trial(bytes: u64) -> TrialMetrics {
+        TrialMetrics {
+            rate_bps: None,
+            average_bps: 1000.0,
+            stalled: true,
+            completed: false,
+            bytes,
+            ..trial(0.0)
+        }
+    }
+
+    fn pairs(targets: &[f64], controls: &[f64]) -> Vec<(TrialMetrics, TrialMetrics)> {
+        targets
+            .iter()
+            .zip(controls)
+            .map(|(t, c)| (trial(*t), trial(*c)))
+            .collect()
+    }
+
+    #[test]
+    fn a_flat_128_kbps_cap_is_throttled_at_a_fixed_rate() {
+        let p = pairs(&[128e3, 131e3, 126e3, 129e3], &[8e6, 5e6, 11e6, 6.5e6]);
+        match decide(&p, &DecisionRules::default()) {
+            Decision::Final(ThrottlingVerdict::Throttled {
+                target_kbps,
+                fixed_rate,
+                ..
+            }) => {
+                assert_eq!(target_kbps, 128);
+                assert!(fixed_rate);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn equal_rates_are_not_throttled() {
+        let p = pairs(&[5e6, 6e6, 4.5e6, 7e6], &[5.5e6, 5e6, 5e6, 6e6]);
+        assert!(matches!(
+            decide(&p, &DecisionRules::default()),
+            Decision::Final(ThrottlingVerdict::NotThrottled { .. })
+        ));
+    }
+
+    #[test]
+    fn three_of_four_slower_asks_for_more_pairs() {
+        let p = pairs(&[2e6, 2.5e6, 6e6, 2e6], &[5e6, 5e6, 5e6, 5e6]);
+        assert_eq!(
+            decide(&p, &DecisionRules::default()),
+            Decision::MorePairs(4)
+        );
+    }
+
+    #[test]
+    fn after_escalation_seven_of_eight_is_throttled_six_is_suspected() {
+        let controls = [5e6; 8];
+        let seven = pairs(&[2e6, 2e6, 2e6, 6e6, 2e6, 2e6, 2e6, 2e6], &controls);
+        assert!(matches!(
+            decide(&seven, &DecisionRules::default()),
+            Decision::Final(ThrottlingVerdict::Throttled { .. })
+        ));
+        let six = pairs(&[3e6, 3e6, 3e6, 6e6, 6e6, 3e6, 3e6, 3e6], &controls);
+        assert!(matches!(
+            decide(&six, &DecisionRules::default()),
+            Decision::Final(ThrottlingVerdict::Suspected { .. })
+        ));
+    }
+
+    #[test]
+    fn a_target_that_freezes_is_stalled_not_slow() {
+        let p: Vec<_> = (0..4)
+            .map(|_| (stalled_trial(18_000), trial(5e6)))
+            .collect();
+        assert_eq!(
+            decide(&p, &DecisionRules::default()),
+            Decision::Final(ThrottlingVerdict::Stalled {
+                after_bytes: 18_000
+            })
+        );
+    }
+
+    #[test]
+    fn failed_trials_make_it_inconclusive() {
+        let mut p = pairs(&[1e6; 4], &[1e6; 4]);
+        for pair in p.iter_mut().take(2) {
+            pair.1.failed = true;
+        }
+        assert!(matches!(
+            decide(&p, &DecisionRules::default()),
+            Decision::Final(ThrottlingVerdict::Inconclusive { .. })
+        ));
+    }
+
+    #[test]
+    fn kbps_rounds_to_sixteen() {
+        assert_eq!(round_kbps(130_000.0), 128);
+        assert_eq!(round_kbps(150_000.0), 144);
+    }
+}
