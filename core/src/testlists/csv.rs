@@ -49,7 +49,9 @@ pub fn parse_records(text: &str) -> Result<Vec<Vec<String>>, String> {
         }
     }
     if in_quotes {
-        return Err(format!("unterminated quoted field starting on line {quote_line}"));
+        return Err(format!(
+            "unterminated quoted field starting on line {quote_line}"
+        ));
     }
     if !field.is_empty() || !record.is_empty() || field_started_quoted {
         record.push(field);

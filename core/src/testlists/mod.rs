@@ -219,7 +219,10 @@ mod tests {
     fn a_bad_url_names_its_row() {
         let error = TestList::parse("mine.txt", "https://ok.test/\nftp://bad/\n").unwrap_err();
         let text = error.to_string();
-        assert!(text.contains("mine.txt") && text.contains("row 2"), "{text}");
+        assert!(
+            text.contains("mine.txt") && text.contains("row 2"),
+            "{text}"
+        );
     }
 
     #[test]
