@@ -3,6 +3,7 @@
 //! crate wraps this for Kotlin and Swift.
 
 pub mod clock;
+pub mod connectivity;
 pub mod error;
 pub mod experiment;
 pub mod failure;
