@@ -36,6 +36,121 @@ pub struct Cli {
 pub enum Command {
     /// Measure URLs now (DNS, TCP, TLS, HTTP with redirects) and print what failed and where.
     Measure(MeasureArgs),
+    /// Run a test suite now (web: is each site reachable, and if not, how is it blocked).
+    Run(RunArgs),
+}
+
+/// Arguments of `kuzet run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The suite to run.
+    #[command(subcommand)]
+    pub suite: Suite,
+}
+
+/// The suites `kuzet run` knows.
+#[derive(Debug, Subcommand)]
+pub enum Suite {
+    /// Web connectivity: every URL of a test list, compared with a test helper's view, with a
+    /// verdict per URL (ok, site down, DNS/TCP/TLS blocking, interception, blockpage).
+    Web(RunWebArgs),
+}
+
+/// Arguments of `kuzet run web`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+LIST: kz | global (Citizen Lab's lists, bundled; CC BY-NC-SA 4.0, Citizen Lab and Others) \
+or a FILE (Citizen Lab CSV, or one URL per line).
+
+Exit status: 0 when the run completed (blocked sites are results, not errors), 1 when it could \
+not complete, 2 for bad arguments or input (nothing is measured).")]
+pub struct RunWebArgs {
+    /// The test list: `kz`, `global` or a file.
+    #[arg(long, value_name = "LIST", default_value = "kz")]
+    pub list: String,
+
+    /// Only URLs in these categories (comma-separated codes, e.g. NEWS,HUMR,ANON).
+    #[arg(long = "category", value_name = "CODES", value_delimiter = ',')]
+    pub categories: Vec<String>,
+
+    /// Measure at most N URLs (the first N after filtering).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// The web-connectivity test helper (OONI's protocol), e.g. https://th.example/.
+    /// Without one most verdicts are `undetermined`.
+    #[arg(long = "th", value_name = "URL")]
+    pub th: Option<String>,
+
+    /// The probe's resolver, whose answers decide DNS verdicts.
+    #[arg(long, value_name = "SPEC", default_value = "system")]
+    pub resolver: String,
+
+    /// An extra DNS-over-UDP resolver recorded beside the main one (e.g. udp://8.8.8.8).
+    #[arg(long = "udp-resolver", value_name = "SPEC")]
+    pub udp_resolver: Option<String>,
+
+    /// An extra DoH resolver recorded beside the main one.
+    #[arg(long = "doh-resolver", value_name = "SPEC")]
+    pub doh_resolver: Option<String>,
+
+    /// Timeout in seconds of each TCP connect, TLS handshake and HTTP round trip [default: 10].
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+
+    /// Timeout in seconds of each DNS lookup [default: 4].
+    #[arg(long = "dns-timeout", value_name = "SECS", value_parser = parse_timeout)]
+    pub dns_timeout: Option<Duration>,
+
+    /// Also trust the CA certificates in this PEM file (lab and self-hosted servers).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// The probe's country (ISO 3166 alpha-2, e.g. KZ); ZZ means unknown.
+    #[arg(long = "probe-cc", value_name = "CC", default_value = "ZZ", value_parser = parse_probe_cc)]
+    pub probe_cc: String,
+
+    /// The probe's network (e.g. AS9198); AS0 means unknown.
+    #[arg(long = "probe-asn", value_name = "ASN", default_value = "AS0", value_parser = parse_probe_asn)]
+    pub probe_asn: String,
+
+    /// How many URLs to measure at the same time.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WEB_PARALLEL, value_parser = parse_parallel)]
+    pub parallel: usize,
+
+    /// Start no URL after this many seconds.
+    #[arg(long = "max-time", value_name = "SECS", default_value = "3600", value_parser = parse_budget_seconds)]
+    pub max_time: Duration,
+
+    /// Start no URL after this many MiB have been received.
+    #[arg(long = "max-mib", value_name = "MIB", default_value_t = 100)]
+    pub max_mib: u64,
+
+    /// Treat addresses in this network as public, not bogons (labs and private deployments).
+    /// May be repeated.
+    #[arg(long = "public-network", value_name = "CIDR")]
+    pub public_networks: Vec<String>,
+
+    /// Print one OONI measurement per line (JSON) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The default number of websites measured at the same time.
+pub const DEFAULT_WEB_PARALLEL: usize = 8;
+
+/// Parses a run's time budget: whole or fractional seconds, more than 0, at most a day.
+pub fn parse_budget_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 {
+        return Err(format!(
+            "{text:?} must be more than 0 and at most 86400 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Arguments of `kuzet measure`.
@@ -147,6 +262,7 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("kuzet").chain(args.iter().copied()))?;
         match cli.command {
             Command::Measure(args) => Ok(args),
+            other => panic!("not `measure`: {other:?}"),
         }
     }
 

@@ -10,6 +10,7 @@ mod commands;
 mod error;
 mod input;
 mod output;
+mod settings;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -6,10 +6,7 @@
 
 use std::sync::Arc;
 
-use kuzet_core::experiment::urlgetter::{measure_url, Timeouts, UrlGetterConfig, UrlGetterResult};
-use kuzet_core::net::trust::TrustAnchors;
-use kuzet_core::probe::dns::DnsTransport;
-use kuzet_core::report::{ProbeNetwork, Software};
+use kuzet_core::experiment::urlgetter::{measure_url, UrlGetterConfig, UrlGetterResult};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::{AbortHandle, JoinError, JoinHandle};
@@ -21,9 +18,7 @@ use crate::input::{gather_urls, InputUrl};
 use crate::output::progress::Progress;
 use crate::output::table::{format_summary, format_table, Outcome, Row, Totals};
 use crate::output::{write_stdout, Written};
-
-/// The `software_name` of measurements made by the CLI.
-pub const SOFTWARE_NAME: &str = "kuzet-cli";
+use crate::settings;
 
 /// A checked `kuzet measure` invocation, ready to run.
 #[derive(Debug, Clone)]
@@ -42,30 +37,11 @@ pub struct MeasurePlan {
 /// The error names the culprit; nothing has been measured when it is returned.
 pub fn plan(args: &MeasureArgs) -> Result<MeasurePlan, CliError> {
     let urls = gather_urls(&args.urls, &args.files)?;
-    let resolver = DnsTransport::parse(&args.resolver)
-        .map_err(|e| CliError::Usage(format!("--resolver: {e}")))?;
-    let trust = match &args.ca_file {
-        Some(path) => TrustAnchors::bundled_with_ca_file(path)
-            .map_err(|e| CliError::Usage(format!("--ca-file: {e}")))?,
-        None => TrustAnchors::bundled(),
-    };
-    let defaults = Timeouts::default();
-    let step = args.timeout;
-    let timeouts = Timeouts {
-        dns: args.dns_timeout.unwrap_or(defaults.dns),
-        connect: step.unwrap_or(defaults.connect),
-        tls: step.unwrap_or(defaults.tls),
-        http: step.unwrap_or(defaults.http),
-    };
-    let network = ProbeNetwork {
-        probe_cc: args.probe_cc.clone(),
-        probe_asn: args.probe_asn.clone(),
-        ..ProbeNetwork::default()
-    };
-    let software = Software {
-        name: SOFTWARE_NAME.to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-    };
+    let resolver = settings::resolver("--resolver", &args.resolver)?;
+    let trust = settings::trust(args.ca_file.as_ref())?;
+    let timeouts = settings::timeouts(args.timeout, args.dns_timeout);
+    let network = settings::network(&args.probe_cc, &args.probe_asn);
+    let software = settings::software();
     Ok(MeasurePlan {
         urls,
         config: UrlGetterConfig {
@@ -249,6 +225,9 @@ mod tests {
     use super::*;
     use crate::args::{Cli, Command};
     use clap::Parser;
+    use kuzet_core::experiment::urlgetter::Timeouts;
+    use kuzet_core::probe::dns::DnsTransport;
+    use kuzet_core::report::ProbeNetwork;
     use std::io::Write;
     use std::time::Duration;
 
@@ -256,6 +235,7 @@ mod tests {
         let cli = Cli::try_parse_from(["kuzet", "measure"].iter().chain(args)).expect("parses");
         match cli.command {
             Command::Measure(args) => args,
+            other => panic!("not `measure`: {other:?}"),
         }
     }
 
