@@ -118,6 +118,19 @@ pub async fn fetch(
     url: &Url,
     first_endpoint: Option<SocketAddr>,
 ) -> FetchOutcome {
+    fetch_filtered(clock, config, url, first_endpoint, &|_| true).await
+}
+
+/// Like [`fetch`], but never connects to an address `allow` rejects, on any hop (a server that
+/// fetches URLs for others uses it to stay away from private networks). A hop whose every
+/// address is rejected fails at `resolve` with `dns_bogon_error`.
+pub async fn fetch_filtered(
+    clock: &MeasurementClock,
+    config: &FetchConfig,
+    url: &Url,
+    first_endpoint: Option<SocketAddr>,
+    allow: &(dyn Fn(IpAddr) -> bool + Send + Sync),
+) -> FetchOutcome {
     let mut outcome = FetchOutcome {
         observations: Observations::default(),
         failed_operation: None,
@@ -144,6 +157,7 @@ pub async fn fetch(
             &tags,
             &cookies,
             &mut outcome,
+            allow,
         )
         .await;
         if let Some(pending) = hop.late_replies {
@@ -195,6 +209,7 @@ struct HopResponse {
     set_cookies: Vec<String>,
 }
 
+#[allow(clippy::too_many_arguments)] // the hop's context, passed by reference
 async fn fetch_hop(
     clock: &MeasurementClock,
     config: &FetchConfig,
@@ -203,6 +218,7 @@ async fn fetch_hop(
     tags: &[String],
     cookies: &CookieJar,
     outcome: &mut FetchOutcome,
+    allow: &(dyn Fn(IpAddr) -> bool + Send + Sync),
 ) -> Hop {
     let mut hop = Hop {
         response: None,
@@ -241,6 +257,15 @@ async fn fetch_hop(
     if endpoints.is_empty() {
         outcome.failed_operation = Some(Operation::Resolve);
         outcome.failure = Some(Failure::DnsNoAnswer);
+        return hop;
+    }
+    let endpoints: Vec<SocketAddr> = endpoints
+        .into_iter()
+        .filter(|endpoint| allow(endpoint.ip()))
+        .collect();
+    if endpoints.is_empty() {
+        outcome.failed_operation = Some(Operation::Resolve);
+        outcome.failure = Some(Failure::DnsBogon);
         return hop;
     }
 

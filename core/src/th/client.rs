@@ -1,0 +1,136 @@
+//! Calling a test helper: one POST with a timeout over the whole exchange and a cap on the
+//! answer's size. Every problem is a [`Failure`] (the measurement's `control_failure`).
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use url::Url;
+
+use super::protocol::{ThRequest, ThResponse};
+use crate::failure::Failure;
+
+/// The default timeout of a test helper call (OONI's probe waits 30 s: the helper itself may
+/// spend 4 s on DNS, then 15 s connecting and 10 s on TLS).
+pub const DEFAULT_TH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default cap on a test helper's answer. Answers are a few KiB (a map per endpoint and
+/// the final response's headers); anything near this is not a test helper.
+pub const DEFAULT_TH_BODY_CAP: usize = 1024 * 1024;
+
+/// Sends `request` to the test helper at `th_url` and parses its answer.
+///
+/// The whole exchange (connect, TLS, request, reading the answer) is bounded by `timeout`
+/// (`generic_timeout_error`), the answer by `body_cap` bytes. A status other than 200 is
+/// `unknown_failure: test helper answered HTTP <status>`; an answer that is not a
+/// test-helper response is `json_parse_error`.
+pub async fn call_test_helper(
+    client: &reqwest::Client,
+    th_url: &Url,
+    request: &ThRequest,
+    timeout: Duration,
+    body_cap: usize,
+) -> Result<ThResponse, Failure> {
+    call_test_helper_counted(client, th_url, request, timeout, body_cap)
+        .await
+        .0
+}
+
+/// Like [`call_test_helper`], also returning the bytes of answer body received (counted even
+/// when the answer is then rejected; headers and TLS overhead are not counted).
+pub async fn call_test_helper_counted(
+    client: &reqwest::Client,
+    th_url: &Url,
+    request: &ThRequest,
+    timeout: Duration,
+    body_cap: usize,
+) -> (Result<ThResponse, Failure>, u64) {
+    let body = match serde_json::to_vec(request) {
+        Ok(body) => body,
+        Err(error) => {
+            return (
+                Err(Failure::Unknown(format!(
+                    "cannot encode the request: {error}"
+                ))),
+                0,
+            )
+        }
+    };
+    let mut received = 0u64;
+    let exchange = exchange(client, th_url, body, body_cap, &mut received);
+    let result = match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::GenericTimeout),
+    };
+    (result, received)
+}
+
+async fn exchange(
+    client: &reqwest::Client,
+    th_url: &Url,
+    body: Vec<u8>,
+    body_cap: usize,
+    received: &mut u64,
+) -> Result<ThResponse, Failure> {
+    let mut response = client
+        .post(th_url.clone())
+        .header(CONTENT_TYPE, "application/json")
+        .header(ACCEPT, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|error| map_reqwest_error(&error))?;
+    let status = response.status();
+    if status != reqwest::StatusCode::OK {
+        return Err(Failure::Unknown(format!(
+            "test helper answered HTTP {}",
+            status.as_u16()
+        )));
+    }
+    if response
+        .content_length()
+        .is_some_and(|length| length > body_cap as u64)
+    {
+        return Err(too_large(body_cap));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| map_reqwest_error(&error))?
+    {
+        *received += chunk.len() as u64;
+        if bytes.len() + chunk.len() > body_cap {
+            return Err(too_large(body_cap));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|_| Failure::JsonParse)
+}
+
+fn too_large(body_cap: usize) -> Failure {
+    Failure::Unknown(format!("test helper answer larger than {body_cap} bytes"))
+}
+
+/// Maps a reqwest error to OONI's vocabulary: the socket or TLS error inside when there is
+/// one, `generic_timeout_error` for reqwest's own timeouts, else `unknown_failure` with the
+/// error's text (without the URL).
+fn map_reqwest_error(error: &reqwest::Error) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return Failure::from_io(io);
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return Failure::from_tls(tls);
+        }
+        source = inner.source();
+    }
+    if error.is_timeout() {
+        return Failure::GenericTimeout;
+    }
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "<test helper>");
+    }
+    Failure::Unknown(text)
+}
