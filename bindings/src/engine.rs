@@ -1,0 +1,248 @@
+//! The `Engine` object: the one entry point apps use.
+
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use kuzet_core::engine as core;
+use kuzet_core::net::trust::TrustAnchors;
+use kuzet_core::probe::dns::DnsTransport;
+use kuzet_core::report::Software;
+
+use crate::error::{ApiResult, KuzetError};
+use crate::platform::{
+    ListenerAdapter, NetworkAdapter, NetworkContextProvider, RunListener, Uploader,
+};
+use crate::task::TaskHandle;
+use crate::types::{
+    BackgroundRequest, BackgroundSummary, DataUsage, EngineConfig, PendingUpload, ResultDetail,
+    ResultsPage, RunRequest, RunSummary, SuiteInfo, TimelineEntry,
+};
+
+/// Kuzet's engine: runs tests, keeps results and uploads them. Make one per data directory
+/// when the app starts and keep it; it is safe to use from any thread.
+#[derive(uniffi::Object)]
+pub struct Engine {
+    core: core::Engine,
+    uploader: RwLock<Option<Arc<dyn Uploader>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+fn core_config(config: EngineConfig) -> ApiResult<core::EngineConfig> {
+    let mut core_config = core::EngineConfig::new(
+        config.data_dir,
+        Software {
+            name: config.software_name,
+            version: config.software_version,
+        },
+    );
+    core_config.collector_url = config
+        .collector_url
+        .as_deref()
+        .map(|url| core::parse_service_url("collector URL", url))
+        .transpose()?;
+    core_config.test_helper_urls = config
+        .test_helper_urls
+        .iter()
+        .map(|url| core::parse_service_url("test helper URL", url))
+        .collect::<Result<_, _>>()?;
+    core_config.consent = core::Consent {
+        upload_allowed: config.consent.upload_allowed,
+        allowed_suites: config
+            .consent
+            .allowed_suites
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    };
+    core_config.budgets = core::DataBudgets {
+        run_bytes: config.budgets.run_bytes,
+        background_bytes: config.budgets.background_bytes,
+        monthly_bytes: config.budgets.monthly_bytes,
+    };
+    if let Some(spec) = config.resolver.as_deref() {
+        core_config.resolver = DnsTransport::parse(spec)?;
+    }
+    if let Some(pem) = config.extra_ca_pem.as_deref() {
+        core_config.trust = TrustAnchors::bundled_with_pem(pem.as_bytes()).map_err(|reason| {
+            KuzetError::InvalidInput {
+                message: format!("extra CA certificates: {reason}"),
+            }
+        })?;
+    }
+    core_config.parallelism = usize::try_from(config.parallelism).unwrap_or(usize::MAX);
+    Ok(core_config)
+}
+
+#[uniffi::export]
+impl Engine {
+    /// Checks `config` and creates the data directory. Throws `InvalidInput` for a bad
+    /// configuration and `Storage` when the directory cannot be created.
+    #[uniffi::constructor]
+    pub fn new(config: EngineConfig) -> ApiResult<Arc<Self>> {
+        let core = core::Engine::new(core_config(config)?)?;
+        Ok(Arc::new(Engine {
+            core,
+            uploader: RwLock::new(None),
+        }))
+    }
+
+    /// Sets (or, with null, clears) where runs learn the current network. Without one, the
+    /// network is recorded as unknown.
+    pub fn set_network_provider(&self, provider: Option<Arc<dyn NetworkContextProvider>>) {
+        self.core.set_network_provider(
+            provider.map(|p| Arc::new(NetworkAdapter(p)) as Arc<dyn core::NetworkContextProvider>),
+        );
+    }
+
+    /// Sets (or, with null, clears) the platform uploader the outbox will hand uploads to.
+    pub fn set_uploader(&self, uploader: Option<Arc<dyn Uploader>>) {
+        *self.uploader.write().unwrap_or_else(|e| e.into_inner()) = uploader;
+    }
+
+    /// Whether a platform uploader is set.
+    pub fn has_uploader(&self) -> bool {
+        self.uploader
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Every suite, whether this version can run it, and what it does.
+    pub fn available_suites(&self) -> Vec<SuiteInfo> {
+        core::Suite::ALL
+            .into_iter()
+            .map(|suite| SuiteInfo {
+                suite: suite.into(),
+                available: suite.is_available(),
+                description: suite.description().to_string(),
+            })
+            .collect()
+    }
+
+    /// Starts a test now and returns at once; progress and the end arrive through
+    /// `listener`. Throws, before anything is measured, `InvalidInput` (no suite, no URL, a bad
+    /// URL), `NotAllowed` (a suite the user has not allowed) or `Unavailable` (a suite this
+    /// version cannot run).
+    pub fn start_run(
+        &self,
+        request: RunRequest,
+        listener: Arc<dyn RunListener>,
+    ) -> ApiResult<Arc<TaskHandle>> {
+        let run = self
+            .core
+            .start_run(request.into(), Arc::new(ListenerAdapter(listener)))?;
+        Ok(Arc::new(TaskHandle::new(run)))
+    }
+
+    /// Runs a test and returns its summary; `listener` gets the same progress as with
+    /// `startRun`. Cancelling the calling coroutine cancels the test. (Swift: `Task`
+    /// cancellation does not reach Rust; use `startRun` and its handle to cancel.)
+    pub async fn run(
+        &self,
+        request: RunRequest,
+        listener: Arc<dyn RunListener>,
+    ) -> ApiResult<RunSummary> {
+        let summary = self
+            .core
+            .run(request.into(), Arc::new(ListenerAdapter(listener)))
+            .await?;
+        Ok((&summary).into())
+    }
+
+    /// Runs a test, blocking the calling thread until it ends. Not from the main thread, and
+    /// not from inside a listener callback (that throws `InvalidInput`).
+    pub fn run_blocking(
+        &self,
+        request: RunRequest,
+        listener: Arc<dyn RunListener>,
+    ) -> ApiResult<RunSummary> {
+        let run = self
+            .core
+            .start_run(request.into(), Arc::new(ListenerAdapter(listener)))?;
+        Ok((&run.wait_blocking()?).into())
+    }
+
+    /// One background cycle within `request.timeBudget`: flush the outbox, check
+    /// connectivity, record timeline changes, and run a small sample of tests if budgets
+    /// allow. Returns what it did and when it wants the next cycle. Not available yet in this
+    /// version (throws `Unavailable`): it needs the results store and outbox.
+    pub async fn background_cycle(
+        &self,
+        request: BackgroundRequest,
+    ) -> ApiResult<BackgroundSummary> {
+        let summary = self
+            .core
+            .background_cycle(core::BackgroundRequest {
+                time_budget: request.time_budget,
+                network: request.network.into(),
+            })
+            .await?;
+        Ok(summary.into())
+    }
+
+    /// The blocking form of `backgroundCycle`, for workers that are already on a background
+    /// thread (Android `Worker.doWork`).
+    pub fn background_cycle_blocking(
+        &self,
+        request: BackgroundRequest,
+    ) -> ApiResult<BackgroundSummary> {
+        let core = self.core.clone();
+        let summary =
+            core::runtime::runtime().block_on(core.background_cycle(core::BackgroundRequest {
+                time_budget: request.time_budget,
+                network: request.network.into(),
+            }))?;
+        Ok(summary.into())
+    }
+
+    /// One page of past results, newest first: `limit` entries from `offset`. Throws
+    /// `Unavailable` until the results store lands.
+    pub fn results_history(&self, offset: u32, limit: u32) -> ApiResult<ResultsPage> {
+        let _ = (offset, limit);
+        Err(core::Engine::needs_store("the results history").into())
+    }
+
+    /// One result with its explanation in plain words. Throws `Unavailable` until the results
+    /// store lands.
+    pub fn result_detail(&self, id: String) -> ApiResult<ResultDetail> {
+        let _ = id;
+        Err(core::Engine::needs_store("reading a stored result").into())
+    }
+
+    /// Measurements waiting for upload, with their state and last error. Throws `Unavailable`
+    /// until the outbox lands.
+    pub fn pending_uploads(&self) -> ApiResult<Vec<PendingUpload>> {
+        Err(core::Engine::needs_store("the upload queue").into())
+    }
+
+    /// Connectivity changes since `since`, oldest first (the shutdown timeline). Throws
+    /// `Unavailable` until the results store lands.
+    pub fn connectivity_timeline(&self, since: SystemTime) -> ApiResult<Vec<TimelineEntry>> {
+        let _ = since;
+        Err(core::Engine::needs_store("the connectivity timeline").into())
+    }
+
+    /// Bytes used by measuring this calendar month, and the monthly budget. Throws
+    /// `Unavailable` until the results store keeps the tally.
+    pub fn data_used_this_month(&self) -> ApiResult<DataUsage> {
+        Err(core::Engine::needs_store("the monthly data tally").into())
+    }
+
+    /// Runs still going.
+    pub fn active_runs(&self) -> u32 {
+        u32::try_from(self.core.active_runs()).unwrap_or(u32::MAX)
+    }
+
+    /// Cancels every run and deletes everything Kuzet keeps in its data directory: results,
+    /// queued uploads, settings. Throws `Storage` if something cannot be deleted.
+    pub fn wipe(&self) -> ApiResult<()> {
+        Ok(self.core.wipe()?)
+    }
+}

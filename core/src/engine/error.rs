@@ -1,0 +1,60 @@
+//! What can go wrong when driving the engine (as opposed to a failed measurement, which is a
+//! result).
+
+use std::path::PathBuf;
+
+/// Errors of the engine's API.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The caller passed something unusable: a bad configuration, an empty run, a bad URL.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The user's consent or a data budget does not allow this.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// This build does not have the feature yet (a suite, the results store...).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The data directory could not be used.
+    #[error("{what} {path}: {source}")]
+    Storage {
+        /// What was being done, e.g. "cannot create the data directory".
+        what: String,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug: a task panicked or stopped unexpectedly.
+    #[error("{0}")]
+    Internal(String),
+    /// An error from the rest of core (bad URL, resolver, CA...).
+    #[error(transparent)]
+    Core(#[from] crate::Error),
+}
+
+impl EngineError {
+    pub(crate) fn storage(what: &str, path: &std::path::Path, source: std::io::Error) -> Self {
+        EngineError::Storage {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Turns a run task's join error into an engine error (panics keep their message).
+    pub(crate) fn from_join(error: tokio::task::JoinError) -> Self {
+        if error.is_panic() {
+            let payload = error.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            EngineError::Internal(format!("the run stopped on a bug: {message}"))
+        } else {
+            EngineError::Internal("the run was stopped before it finished".to_string())
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! The engine embedding apps drive: one [`Engine`] per data directory, runs of chosen suites
+//! with progress and cancellation, byte budgets, and the library's one tokio runtime.
+//!
+//! Pure Rust: the `kuzet-ffi` crate wraps this for Kotlin and Swift and adds nothing but type
+//! conversions.
+//!
+//! Not here yet (the API is shaped for them, the calls say "unavailable"): the results store
+//! and its history, the outbox and uploads, the connectivity timeline, monthly data accounting
+//! and the background cycle that needs them; and the messaging, throttling and connectivity
+//! suites.
+
+mod background;
+mod context;
+mod error;
+mod explain;
+mod progress;
+mod run;
+pub mod runtime;
+mod suite;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+pub use background::{BackgroundRequest, BackgroundSummary};
+pub use context::{NetworkContext, NetworkContextProvider, NetworkKind};
+pub use error::EngineError;
+pub use explain::{describe_failure, explain_web};
+pub use progress::{
+    NoListener, RunListener, RunPhase, RunProgress, RunStatus, RunSummary, TargetResult, Verdict,
+};
+pub use run::RunHandle;
+pub use suite::Suite;
+
+use crate::experiment::urlgetter::{parse_target_url, Timeouts, UrlGetterConfig};
+use crate::net::trust::TrustAnchors;
+use crate::probe::dns::DnsTransport;
+use crate::report::{ProbeNetwork, Software};
+use progress::Tracker;
+use run::{spawn_run, RunPlan};
+
+/// The user's consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// Measurements may be uploaded to the collector.
+    pub upload_allowed: bool,
+    /// The suites the user allows. A run asking for another is refused.
+    pub allowed_suites: Vec<Suite>,
+}
+
+impl Default for Consent {
+    /// Nothing uploaded; every suite allowed (measuring stays on the device).
+    fn default() -> Self {
+        Consent {
+            upload_allowed: false,
+            allowed_suites: Suite::ALL.to_vec(),
+        }
+    }
+}
+
+/// Data budgets, in bytes received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataBudgets {
+    /// The most one "test now" run may use.
+    pub run_bytes: u64,
+    /// The most one background cycle may use.
+    pub background_bytes: u64,
+    /// The most all measuring may use in a calendar month (enforced once the results store
+    /// keeps the month's tally).
+    pub monthly_bytes: u64,
+}
+
+/// The default [`DataBudgets::run_bytes`]: 50 MiB.
+pub const DEFAULT_RUN_BYTES: u64 = 50 << 20;
+/// The default [`DataBudgets::background_bytes`]: 2 MiB.
+pub const DEFAULT_BACKGROUND_BYTES: u64 = 2 << 20;
+/// The default [`DataBudgets::monthly_bytes`]: 200 MiB.
+pub const DEFAULT_MONTHLY_BYTES: u64 = 200 << 20;
+
+impl Default for DataBudgets {
+    fn default() -> Self {
+        DataBudgets {
+            run_bytes: DEFAULT_RUN_BYTES,
+            background_bytes: DEFAULT_BACKGROUND_BYTES,
+            monthly_bytes: DEFAULT_MONTHLY_BYTES,
+        }
+    }
+}
+
+/// The default number of targets measured at the same time.
+pub const DEFAULT_PARALLELISM: usize = 4;
+/// The most targets measured at the same time.
+pub const MAX_PARALLELISM: usize = 16;
+
+/// How an engine measures and where it keeps its data.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// A directory the engine owns (created if missing; [`Engine::wipe`] empties it).
+    pub data_dir: PathBuf,
+    /// The embedding app, as named in every measurement.
+    pub software: Software,
+    /// Where measurements are uploaded (OONI's collector or a private one).
+    pub collector_url: Option<Url>,
+    /// Web-connectivity test helpers, tried in order.
+    pub test_helper_urls: Vec<Url>,
+    /// What the user agreed to.
+    pub consent: Consent,
+    /// Data budgets.
+    pub budgets: DataBudgets,
+    /// The resolver every lookup uses.
+    pub resolver: DnsTransport,
+    /// The roots certificates are checked against.
+    pub trust: TrustAnchors,
+    /// Per-step timeouts.
+    pub timeouts: Timeouts,
+    /// Targets measured at the same time (1 to [`MAX_PARALLELISM`]).
+    pub parallelism: usize,
+    /// The probe's network as far as known (AS0/ZZ until geolocation lands).
+    pub probe_network: ProbeNetwork,
+}
+
+impl EngineConfig {
+    /// A configuration with every default, for `data_dir` and the given app.
+    pub fn new(data_dir: impl Into<PathBuf>, software: Software) -> Self {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            software,
+            collector_url: None,
+            test_helper_urls: Vec::new(),
+            consent: Consent::default(),
+            budgets: DataBudgets::default(),
+            resolver: DnsTransport::System,
+            trust: TrustAnchors::bundled(),
+            timeouts: Timeouts::default(),
+            parallelism: DEFAULT_PARALLELISM,
+            probe_network: ProbeNetwork::default(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), EngineError> {
+        let invalid = |message: String| Err(EngineError::InvalidInput(message));
+        let name = &self.software.name;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b))
+        {
+            return invalid(format!(
+                "software name {name:?} must be non-empty and use only letters, digits and _ . + -"
+            ));
+        }
+        if self.software.version.trim().is_empty() {
+            return invalid("software version must not be empty".to_string());
+        }
+        if self.data_dir.as_os_str().is_empty() || !self.data_dir.is_absolute() {
+            return invalid(format!(
+                "data directory {:?} must be an absolute path",
+                self.data_dir
+            ));
+        }
+        if !(1..=MAX_PARALLELISM).contains(&self.parallelism) {
+            return invalid(format!(
+                "parallelism {} must be from 1 to {MAX_PARALLELISM}",
+                self.parallelism
+            ));
+        }
+        if self.budgets.run_bytes == 0 {
+            return invalid("the run data budget must be more than 0 bytes".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Parses a collector or test-helper URL: `https`, or `http` for loopback test servers.
+pub fn parse_service_url(what: &str, text: &str) -> Result<Url, EngineError> {
+    let url = Url::parse(text)
+        .map_err(|e| EngineError::InvalidInput(format!("{what} {text:?} is not a URL: {e}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(EngineError::InvalidInput(format!(
+            "{what} {text:?} must be an https URL (http only for loopback test servers)"
+        ))),
+    }
+}
+
+/// What to measure in one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunRequest {
+    /// The suites, measured in [`Suite::ALL`] order; duplicates are ignored.
+    pub suites: Vec<Suite>,
+    /// URLs for the web suite (http or https).
+    pub web_urls: Vec<String>,
+    /// A lower byte budget for this run only (never above the configured one).
+    pub byte_budget: Option<u64>,
+}
+
+/// The engine: one per data directory. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EngineConfig,
+    network: RwLock<Option<Arc<dyn NetworkContextProvider>>>,
+    /// Parent of every run's cancellation token; replaced after `wipe` cancels it.
+    runs: Mutex<CancellationToken>,
+    active: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("data_dir", &self.inner.config.data_dir)
+            .field("active_runs", &self.active_runs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Checks `config` and creates the data directory.
+    pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            EngineError::storage("cannot create the data directory", &config.data_dir, e)
+        })?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                config,
+                network: RwLock::new(None),
+                runs: Mutex::new(CancellationToken::new()),
+                active: Arc::new(AtomicUsize::new(0)),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Sets (or clears) where runs learn the current network.
+    pub fn set_network_provider(&self, provider: Option<Arc<dyn NetworkContextProvider>>) {
+        *self
+            .inner
+            .network
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = provider;
+    }
+
+    /// Runs still going.
+    pub fn active_runs(&self) -> usize {
+        self.inner.active.load(Ordering::Acquire)
+    }
+
+    /// Checks `request` against consent, availability and input, then starts it on the
+    /// library's runtime. Nothing is measured when this returns an error.
+    pub fn start_run(
+        &self,
+        request: RunRequest,
+        listener: Arc<dyn RunListener>,
+    ) -> Result<RunHandle, EngineError> {
+        let config = &self.inner.config;
+        let suites: BTreeSet<Suite> = request.suites.iter().copied().collect();
+        if suites.is_empty() {
+            return Err(EngineError::InvalidInput(
+                "a run needs at least one suite".to_string(),
+            ));
+        }
+        let suites: Vec<Suite> = Suite::ALL
+            .into_iter()
+            .filter(|s| suites.contains(s))
+            .collect();
+        for suite in &suites {
+            if !config.consent.allowed_suites.contains(suite) {
+                return Err(EngineError::NotAllowed(format!(
+                    "the user has not allowed the {suite} suite"
+                )));
+            }
+        }
+        for suite in &suites {
+            if let Some(reason) = suite.unavailable_reason() {
+                return Err(EngineError::Unavailable(reason));
+            }
+        }
+        if suites.contains(&Suite::Web) {
+            if request.web_urls.is_empty() {
+                return Err(EngineError::InvalidInput(
+                    "the web suite needs at least one URL".to_string(),
+                ));
+            }
+            for url in &request.web_urls {
+                parse_target_url(url)?;
+            }
+        }
+        let byte_budget = match request.byte_budget {
+            Some(0) => {
+                return Err(EngineError::InvalidInput(
+                    "a run's byte budget must be more than 0".to_string(),
+                ))
+            }
+            Some(bytes) => bytes.min(config.budgets.run_bytes),
+            None => config.budgets.run_bytes,
+        };
+        let web_urls = if suites.contains(&Suite::Web) {
+            request.web_urls
+        } else {
+            Vec::new()
+        };
+        let total = u32::try_from(web_urls.len()).unwrap_or(u32::MAX);
+
+        let plan = RunPlan {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            suites,
+            web_urls,
+            urlgetter: Arc::new(UrlGetterConfig {
+                resolver: config.resolver.clone(),
+                timeouts: config.timeouts.clone(),
+                trust: config.trust.clone(),
+                software: config.software.clone(),
+                network: config.probe_network.clone(),
+                ..UrlGetterConfig::default()
+            }),
+            parallelism: config.parallelism,
+            network: self
+                .inner
+                .network
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        };
+        let token = self
+            .inner
+            .runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .child_token();
+        let tracker = Tracker::new(listener, byte_budget, total);
+        Ok(spawn_run(plan, tracker, token, self.inner.active.clone()))
+    }
+
+    /// Starts `request` and waits for its summary. Dropping the future cancels the run.
+    pub async fn run(
+        &self,
+        request: RunRequest,
+        listener: Arc<dyn RunListener>,
+    ) -> Result<RunSummary, EngineError> {
+        self.start_run(request, listener)?.wait().await
+    }
+
+    /// One background cycle. Needs the outbox, the results store and the connectivity suite,
+    /// none of which are in this build yet.
+    pub async fn background_cycle(
+        &self,
+        request: BackgroundRequest,
+    ) -> Result<BackgroundSummary, EngineError> {
+        let _ = request;
+        Err(Self::needs_store(
+            "the background cycle (outbox flush, connectivity check, timeline)",
+        ))
+    }
+
+    /// The error of every call that needs the results store or the outbox, until they land.
+    pub fn needs_store(what: &str) -> EngineError {
+        EngineError::Unavailable(format!(
+            "{what} needs the results store and outbox, which are not in this version of Kuzet yet"
+        ))
+    }
+
+    /// Cancels every run and deletes everything in the data directory (the directory stays).
+    pub fn wipe(&self) -> Result<(), EngineError> {
+        {
+            let mut runs = self.inner.runs.lock().unwrap_or_else(|e| e.into_inner());
+            runs.cancel();
+            *runs = CancellationToken::new();
+        }
+        let dir = &self.inner.config.data_dir;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return std::fs::create_dir_all(dir)
+                    .map_err(|e| EngineError::storage("cannot create the data directory", dir, e))
+            }
+            Err(e) => return Err(EngineError::storage("cannot list", dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| EngineError::storage("cannot list", dir, e))?;
+            let path = entry.path();
+            // `file_type` does not follow symbolic links: a link is removed, not its target.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let removed = if is_dir {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| EngineError::storage("cannot delete", &path, e))?;
+        }
+        tracing::info!("data directory wiped");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

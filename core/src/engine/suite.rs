@@ -1,0 +1,70 @@
+//! Suites: what a run can measure. Every suite the API names is listed here; those not built yet
+//! are refused before a run starts, with a message that says so.
+
+use std::fmt;
+
+/// A group of tests a run can include.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Suite {
+    /// Websites: is each URL reachable, and if not, at which step did it fail.
+    Web,
+    /// Messaging apps (WhatsApp, Telegram, Signal).
+    Messaging,
+    /// Throttling: download speed to reference servers over time.
+    Throttling,
+    /// Connectivity: a cheap is-the-internet-up check for the shutdown timeline.
+    Connectivity,
+}
+
+impl Suite {
+    /// Every suite, in the order a run measures them.
+    pub const ALL: [Suite; 4] = [
+        Suite::Connectivity,
+        Suite::Web,
+        Suite::Messaging,
+        Suite::Throttling,
+    ];
+
+    /// The suite's name in settings and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Web => "web",
+            Suite::Messaging => "messaging",
+            Suite::Throttling => "throttling",
+            Suite::Connectivity => "connectivity",
+        }
+    }
+
+    /// Whether this build can run the suite.
+    pub fn is_available(self) -> bool {
+        matches!(self, Suite::Web)
+    }
+
+    /// One sentence on what the suite does, for settings screens.
+    pub fn description(self) -> &'static str {
+        match self {
+            Suite::Web => "Checks whether websites load, and at which step (DNS, connection, TLS, HTTP) they fail.",
+            Suite::Messaging => "Checks whether messaging apps can reach their servers.",
+            Suite::Throttling => "Measures download speed to detect deliberate slowdowns.",
+            Suite::Connectivity => "A cheap check of whether the internet is reachable at all, for the shutdown timeline.",
+        }
+    }
+
+    /// Why the suite cannot run in this build, if it cannot.
+    pub fn unavailable_reason(self) -> Option<String> {
+        if self.is_available() {
+            None
+        } else {
+            Some(format!(
+                "the {} suite is not available yet in this version of Kuzet",
+                self.name()
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Suite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

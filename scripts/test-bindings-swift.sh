@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Swift binding tests on Linux: generates the bindings from the host-built library (with the
+# `test-hooks` feature), then in the Debian trixie chroot of scripts/setup-swift.sh compiles
+# the generated Kuzet.swift as module `Kuzet` (Swift 6 mode, warnings as errors) and
+# bindings/tests/swift/*.swift against it, and runs the tests against the host-built .so.
+# Last line: "swift: N passed, N failed". Needs root (chroot, mount).
+#
+# /proc is mounted in the chroot only while the tests compile and run, and unmounted on every
+# exit path (success, failure, interrupt). Runs are serialised with a lock on the chroot.
+#
+# Environment:
+#   KUZET_SKIP_GEN=1   use the bindings already in target/bindings-test (generated with
+#                      KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh target/bindings-test)
+#   and as scripts/setup-swift.sh (KUZET_SWIFT_CHROOT, KUZET_DEBIAN_MIRROR).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT="${CARGO_TARGET_DIR:-target}/bindings-test"
+
+ROOT="$(scripts/setup-swift.sh | tail -n1)"
+
+if [ "${KUZET_SKIP_GEN:-0}" != 1 ]; then
+    KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh "$OUT"
+fi
+
+exec 9>"$ROOT/.kuzet-test.lock"
+flock 9
+
+WORK=/kuzet-binding-tests
+rm -rf --one-file-system "${ROOT:?}$WORK"
+mkdir -p "$ROOT$WORK"
+cp "$OUT"/swift/Kuzet.swift "$OUT"/swift/KuzetFFI.h "$OUT"/swift/KuzetFFI.modulemap \
+    "$OUT"/lib/libkuzet_ffi.so bindings/tests/swift/*.swift "$ROOT$WORK/"
+
+PROC_MOUNTED=0
+cleanup() {
+    if [ "$PROC_MOUNTED" = 1 ]; then
+        umount "$ROOT/proc" 2>/dev/null || umount -l "$ROOT/proc" || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if ! mountpoint -q "$ROOT/proc"; then
+    mount -t proc proc "$ROOT/proc"
+    PROC_MOUNTED=1
+fi
+
+# Inside the chroot: the bindings as library module Kuzet, then the tests, then run them.
+chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8 \
+    LD_LIBRARY_PATH="$WORK" /bin/sh -ec "
+cd $WORK
+started=\$(date +%s)
+common=\"-module-cache-path $WORK/module-cache -Xcc -fmodule-map-file=$WORK/KuzetFFI.modulemap -I $WORK -L $WORK\"
+swiftc -module-name Kuzet -parse-as-library -emit-library -emit-module \
+    -swift-version 6 -warnings-as-errors \$common -lkuzet_ffi \
+    Kuzet.swift -o libKuzet.so
+swiftc -module-name KuzetTests -parse-as-library -swift-version 5 -warnings-as-errors \
+    \$common -lKuzet -lkuzet_ffi \
+    \$(ls ./*.swift | grep -vx './Kuzet.swift') -o kuzet-swift-tests
+echo \"test-bindings-swift: compiled in \$((\$(date +%s) - started)) s\" >&2
+./kuzet-swift-tests
+"
