@@ -6,6 +6,7 @@
 #
 # Environment:
 #   KUZET_SKIP_SETUP=1   skip the apt/rustup steps (the toolchain is already there)
+#   KUZET_SKIP_BINDINGS=1  skip the Kotlin and Swift binding tests
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,6 +46,7 @@ DEBIAN_PACKAGES=(
     build-essential
     ca-certificates
     curl
+    ethtool
     iproute2
     iptables
     nftables
@@ -110,6 +112,19 @@ TEST_LOG="$(mktemp -t kuzet-tests.XXXXXX.log)"
 trap 'rm -f "$LOG" "$TEST_LOG"' EXIT
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
 
+BINDINGS_LOG="$(mktemp -t kuzet-bindings.XXXXXX.log)"
+trap 'rm -f "$LOG" "$TEST_LOG" "$BINDINGS_LOG"' EXIT
+if [ "${KUZET_SKIP_BINDINGS:-0}" != 1 ]; then
+    # Kotlin (JVM + JNA, kotlinc from npm) and Swift (Debian trixie chroot) against the
+    # host-built kuzet-ffi; each script installs what it needs and prints "lang: N passed, N failed".
+    step "generate the Kotlin and Swift bindings (kuzet-ffi, test hooks)"
+    KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh target/bindings-test
+    step "Kotlin binding tests (JVM)"
+    KUZET_SKIP_GEN=1 scripts/test-bindings-kotlin.sh 2>&1 | tee -a "$BINDINGS_LOG"
+    step "Swift binding tests (Swift 6 in a Debian trixie chroot)"
+    KUZET_SKIP_GEN=1 scripts/test-bindings-swift.sh 2>&1 | tee -a "$BINDINGS_LOG"
+fi
+
 # One closing line for the whole run (cargo prints one per test binary, the last often a
 # doc-test binary with nothing in it).
 read -r passed failed < <(awk '/^test result:/ {
@@ -118,5 +133,10 @@ read -r passed failed < <(awk '/^test result:/ {
         if ($(i + 1) ~ /^failed/) f += $i
     }
 } END { print p + 0, f + 0 }' "$TEST_LOG")
+read -r bindings_passed bindings_failed < <(awk '/^(kotlin|swift): [0-9]+ passed, [0-9]+ failed$/ {
+    p += $2; f += $4
+} END { print p + 0, f + 0 }' "$BINDINGS_LOG")
+passed=$((passed + bindings_passed))
+failed=$((failed + bindings_failed))
 printf '\n==> all checks passed\n'
 echo "${passed} passed, ${failed} failed"

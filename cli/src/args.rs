@@ -38,6 +38,16 @@ pub enum Command {
     Measure(MeasureArgs),
     /// Run a test suite now (web: is each site reachable, and if not, how is it blocked).
     Run(RunArgs),
+    /// Show the results history: past runs, or the verdict on each target of a run.
+    Results(crate::commands::results::ResultsArgs),
+    /// Show the upload queue: pending, held and parked measurements, and why uploads failed.
+    Queue(crate::commands::queue::QueueArgs),
+    /// Upload the stored measurements to a collector now.
+    Upload(crate::commands::upload::UploadArgs),
+    /// Delete every stored result and measurement, uploaded or not. Cannot be undone.
+    Wipe(crate::commands::wipe::WipeArgs),
+    /// Recover a damaged store: keep the file aside, salvage what is readable, start anew.
+    Recover(crate::commands::recover::RecoverArgs),
 }
 
 /// Arguments of `kuzet run`.
@@ -201,6 +211,23 @@ pub struct MeasureArgs {
     /// How many URLs to measure at the same time.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL, value_parser = parse_parallel)]
     pub parallel: usize,
+
+    /// Where results and measurements are kept.
+    #[command(flatten)]
+    pub store: crate::commands::store_open::StoreArgs,
+
+    /// Keep nothing: the measurements are printed only, never stored nor uploaded.
+    #[arg(long = "no-store", conflicts_with = "upload")]
+    pub no_store: bool,
+
+    /// After measuring, upload the stored measurements to the collector (measurements of an
+    /// unknown network, without --probe-cc and --probe-asn, stay held).
+    #[arg(long)]
+    pub upload: bool,
+
+    /// The collector for --upload [default: https://api.ooni.io/].
+    #[arg(long, value_name = "URL", requires = "upload")]
+    pub collector: Option<String>,
 }
 
 /// Parses a positive number of seconds (fractions allowed), at most [`MAX_TIMEOUT_SECS`].

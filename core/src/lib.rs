@@ -4,14 +4,18 @@
 
 pub mod clock;
 pub mod connectivity;
+pub mod engine;
 pub mod error;
 pub mod experiment;
 pub mod failure;
 pub mod net;
 pub mod probe;
 pub mod report;
+pub mod store;
 pub mod testlists;
+pub mod th;
 pub mod throttle;
+pub mod upload;
 
 pub use clock::MeasurementClock;
 pub use error::{Error, Result};

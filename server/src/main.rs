@@ -14,6 +14,26 @@ struct Args {
     /// Where to listen, e.g. 127.0.0.1:8080.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve the web-connectivity test helper (oohelperd protocol) on `/`.
+    #[arg(long)]
+    th: bool,
+    /// The test helper's resolver: udp://IP[:port], https://DoH-URL, dot://IP[:port] or system.
+    #[arg(long, value_name = "SPEC", default_value = kuzet_server::th::DEFAULT_RESOLVER)]
+    th_resolver: String,
+    /// Let the test helper connect to private and other bogon addresses. Labs only: on a public
+    /// server this lets anyone make it connect inside its network.
+    #[arg(long)]
+    th_allow_private: bool,
+    /// Also trust the CA certificates in this PEM file when the test helper fetches sites.
+    #[arg(long, value_name = "PEM")]
+    th_ca_file: Option<std::path::PathBuf>,
+    /// Serve the OONI collector protocol (`POST /report`, `/report/{id}`), storing what it
+    /// receives in `--data-dir`.
+    #[arg(long, requires = "data_dir")]
+    collector: bool,
+    /// Where the collector stores measurements (an SQLite database is created there).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -26,7 +46,27 @@ async fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
-    let router = Router::new(Vec::new());
+    let mut endpoints: Vec<std::sync::Arc<dyn kuzet_server::endpoint::Endpoint>> = Vec::new();
+    if args.th {
+        match test_helper(&args) {
+            Ok(helper) => endpoints.push(std::sync::Arc::new(helper)),
+            Err(message) => {
+                eprintln!("kuzet-server: error: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let (true, Some(dir)) = (args.collector, &args.data_dir) {
+        let config = kuzet_server::collector::CollectorConfig::default();
+        match kuzet_server::collector::Collector::open(dir, config) {
+            Ok(collector) => endpoints.push(std::sync::Arc::new(collector)),
+            Err(error) => {
+                eprintln!("kuzet-server: error: {error}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let router = Router::new(endpoints);
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -37,7 +77,29 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    eprintln!("kuzet-server: listening");
+    match listener.local_addr() {
+        Ok(addr) => eprintln!("kuzet-server: listening on {addr}"),
+        Err(_) => eprintln!("kuzet-server: listening"),
+    }
     router.serve(listener).await;
     ExitCode::SUCCESS
+}
+
+/// The test helper configured from the `--th-*` flags.
+fn test_helper(args: &Args) -> Result<kuzet_server::th::TestHelper, String> {
+    use kuzet_core::net::trust::TrustAnchors;
+    use kuzet_core::probe::dns::DnsTransport;
+    let resolver = DnsTransport::parse(&args.th_resolver).map_err(|e| e.to_string())?;
+    let trust = match &args.th_ca_file {
+        Some(path) => TrustAnchors::bundled_with_ca_file(path).map_err(|e| e.to_string())?,
+        None => TrustAnchors::bundled(),
+    };
+    Ok(kuzet_server::th::TestHelper::new(
+        kuzet_server::th::TestHelperConfig {
+            resolver,
+            trust,
+            allow_private_targets: args.th_allow_private,
+            ..kuzet_server::th::TestHelperConfig::default()
+        },
+    ))
 }

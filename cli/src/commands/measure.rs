@@ -13,6 +13,7 @@ use tokio::task::{AbortHandle, JoinError, JoinHandle};
 use tracing::{debug, info};
 
 use crate::args::MeasureArgs;
+use crate::commands::store_open::{upload_after_measure, Recorder, UploadTarget};
 use crate::error::CliError;
 use crate::input::{gather_urls, InputUrl};
 use crate::output::progress::Progress;
@@ -31,7 +32,14 @@ pub struct MeasurePlan {
     pub parallel: usize,
     /// JSON lines instead of a table.
     pub json: bool,
+    /// Where to store the measurements (`None` with `--no-store`).
+    pub store_dir: Option<std::path::PathBuf>,
+    /// Where to upload them afterwards (`--upload`).
+    pub upload: Option<UploadTarget>,
 }
+
+/// How long `kuzet measure --upload` spends uploading at most.
+pub const UPLOAD_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Checks every argument and input (URLs, URL files, resolver, CA file) and builds the plan.
 /// The error names the culprit; nothing has been measured when it is returned.
@@ -42,6 +50,27 @@ pub fn plan(args: &MeasureArgs) -> Result<MeasurePlan, CliError> {
     let timeouts = settings::timeouts(args.timeout, args.dns_timeout);
     let network = settings::network(&args.probe_cc, &args.probe_asn);
     let software = settings::software();
+    let store_dir = if args.no_store {
+        None
+    } else {
+        Some(args.store.dir()?)
+    };
+    let upload = match args.upload {
+        false => None,
+        true => {
+            let collector = args
+                .collector
+                .clone()
+                .unwrap_or_else(|| kuzet_core::upload::DEFAULT_COLLECTOR.to_string());
+            kuzet_core::upload::protocol::collector_base(&collector)
+                .map_err(|e| CliError::Usage(format!("--collector: {e}")))?;
+            Some(UploadTarget {
+                collector,
+                trust: trust.clone(),
+                max_time: UPLOAD_MAX_TIME,
+            })
+        }
+    };
     Ok(MeasurePlan {
         urls,
         config: UrlGetterConfig {
@@ -54,6 +83,8 @@ pub fn plan(args: &MeasureArgs) -> Result<MeasurePlan, CliError> {
         },
         parallel: args.parallel,
         json: args.json,
+        store_dir,
+        upload,
     })
 }
 
@@ -147,6 +178,19 @@ pub async fn run(plan: MeasurePlan, progress: Progress) -> Result<(), CliError> 
         resolver = plan.config.resolver.engine(),
         "measuring"
     );
+    // Each measurement is stored (durably) before it is printed: what was reported as done is
+    // never lost, whenever the process dies.
+    let recorder = match &plan.store_dir {
+        Some(dir) => Some(
+            Recorder::start(
+                dir.clone(),
+                kuzet_core::experiment::urlgetter::TEST_NAME,
+                &plan.config.network,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let texts = plan.urls.iter().map(|url| url.text.clone()).collect();
     let mut launcher = Launcher::start(
         texts,
@@ -164,6 +208,9 @@ pub async fn run(plan: MeasurePlan, progress: Progress) -> Result<(), CliError> 
         };
         let row = match outcome {
             Ok(Ok(result)) => {
+                if let Some(recorder) = &recorder {
+                    recorder.record(&result).await?;
+                }
                 if plan.json {
                     let line = serde_json::to_string(&result.measurement).map_err(|e| {
                         CliError::Run(format!(
@@ -210,6 +257,12 @@ pub async fn run(plan: MeasurePlan, progress: Progress) -> Result<(), CliError> 
         eprintln!("{summary}");
     } else if write_stdout(&format!("{}{summary}\n", format_table(&rows)))? == Written::Closed {
         return Ok(());
+    }
+    if let Some(recorder) = &recorder {
+        recorder.finish().await?;
+        if let Some(target) = &plan.upload {
+            upload_after_measure(recorder.store().clone(), target).await?;
+        }
     }
     if totals.errors > 0 {
         return Err(CliError::Run(format!(

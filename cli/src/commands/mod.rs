@@ -1,7 +1,13 @@
 //! One module per subcommand.
 
 pub mod measure;
+pub mod queue;
+pub mod recover;
+pub mod results;
 pub mod run_web;
+pub mod store_open;
+pub mod upload;
+pub mod wipe;
 
 use crate::args::{Command, Suite};
 use crate::error::CliError;
@@ -13,5 +19,10 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Run(run) => match run.suite {
             Suite::Web(args) => run_web::execute(args).await,
         },
+        Command::Results(args) => results::execute(args).await,
+        Command::Queue(args) => queue::execute(args).await,
+        Command::Upload(args) => upload::execute(args).await,
+        Command::Wipe(args) => wipe::execute(args).await,
+        Command::Recover(args) => recover::execute(args).await,
     }
 }
