@@ -107,6 +107,10 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The full-disk and read-only tests mount file systems (root only); here they must run, never
+# skip.
+export KUZET_REQUIRE_MOUNTS=1
+
 step "cargo test --workspace"
 TEST_LOG="$(mktemp -t kuzet-tests.XXXXXX.log)"
 trap 'rm -f "$LOG" "$TEST_LOG"' EXIT

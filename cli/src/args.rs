@@ -144,6 +144,14 @@ pub struct RunWebArgs {
     /// Print one OONI measurement per line (JSON) instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Where results and measurements are kept.
+    #[command(flatten)]
+    pub store: crate::commands::store_open::StoreArgs,
+
+    /// Keep nothing: the measurements are printed only, never stored nor queued for upload.
+    #[arg(long = "no-store")]
+    pub no_store: bool,
 }
 
 /// The default number of websites measured at the same time.

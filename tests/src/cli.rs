@@ -17,6 +17,19 @@ use std::time::{Duration, Instant};
 /// How long one run of the binary may take before it is killed and the test fails.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A data directory for the CLI runs of this test process, in the system's temporary directory,
+/// so tests never write into the user's own Kuzet store. Tests may override it with `env`.
+pub fn test_data_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("kuzet-test-data-")
+            .tempdir()
+            .expect("a temporary data directory")
+    })
+    .path()
+}
+
 /// The path of a fresh `kuzet` binary, built at most once per test process.
 pub fn kuzet_bin() -> &'static Path {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -201,6 +214,7 @@ where
     let mut child = Command::new(kuzet_bin())
         .args(&args)
         .env_remove("RUST_LOG")
+        .env("KUZET_DATA_DIR", test_data_dir())
         .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -2,7 +2,7 @@
 //! table grouped by verdict or as OONI JSON lines.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kuzet_core::experiment::web_connectivity::{
@@ -14,6 +14,7 @@ use kuzet_core::th::{BogonPolicy, IpNet};
 use url::Url;
 
 use crate::args::RunWebArgs;
+use crate::commands::store_open::{web_verdict, Recorder};
 use crate::error::CliError;
 use crate::output::progress::Progress;
 use crate::output::table::{format_bytes, truncate};
@@ -36,6 +37,8 @@ pub struct WebPlan {
     pub limits: RunLimits,
     /// JSON lines instead of a table.
     pub json: bool,
+    /// Where results are stored, unless `--no-store`.
+    pub store_dir: Option<PathBuf>,
 }
 
 /// Checks every argument and input and builds the plan; nothing is measured on error.
@@ -110,6 +113,11 @@ pub fn plan(args: &RunWebArgs) -> Result<WebPlan, CliError> {
             byte_budget: args.max_mib.saturating_mul(1024 * 1024),
         },
         json: args.json,
+        store_dir: if args.no_store {
+            None
+        } else {
+            Some(args.store.dir()?)
+        },
     })
 }
 
@@ -145,6 +153,14 @@ pub async fn execute(args: RunWebArgs) -> Result<(), CliError> {
     if plan.config.th_url.is_none() {
         eprintln!("kuzet: warning: no --th test helper: most verdicts will be `undetermined`");
     }
+    // The store is opened before measuring, so a damaged or unwritable store stops the run
+    // before any traffic.
+    let recorder = match &plan.store_dir {
+        Some(dir) => {
+            Some(Recorder::start(dir.clone(), "web_connectivity", &plan.config.network).await?)
+        }
+        None => None,
+    };
     let progress = Progress::new(plan.targets.len());
     let report = {
         let progress = Arc::new(progress.clone());
@@ -162,6 +178,14 @@ pub async fn execute(args: RunWebArgs) -> Result<(), CliError> {
         .await
     };
     progress.clear();
+    if let Some(recorder) = &recorder {
+        for result in &report.results {
+            recorder
+                .record_measurement(result.measurement.clone(), web_verdict(result))
+                .await?;
+        }
+        recorder.finish().await?;
+    }
     if plan.json {
         for result in &report.results {
             let line = serde_json::to_string(&result.measurement)

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use clap::Args;
 use kuzet_core::experiment::urlgetter::UrlGetterResult;
+use kuzet_core::experiment::web_connectivity::WebConnectivityResult;
 use kuzet_core::net::trust::TrustAnchors;
-use kuzet_core::report::ProbeNetwork;
+use kuzet_core::report::{Measurement, ProbeNetwork};
 use kuzet_core::store::{
     format_ms, DeliveryState, NetworkType, NewRun, RunId, Store, StoreError, StorePolicy, Verdict,
     VerdictKind, DATABASE_FILE_NAME,
@@ -143,8 +144,16 @@ impl Recorder {
     /// Stores one URL's measurement and verdict (and enqueues it for upload). The probe's
     /// public IP is not known to the CLI, so only `probe_ip` is reset.
     pub async fn record(&self, result: &UrlGetterResult) -> Result<(), CliError> {
-        let verdict = urlgetter_verdict(result);
-        let measurement = result.measurement.clone();
+        self.record_measurement(result.measurement.clone(), urlgetter_verdict(result))
+            .await
+    }
+
+    /// Stores one measurement with its verdict (and enqueues it for upload).
+    pub async fn record_measurement(
+        &self,
+        measurement: Measurement,
+        verdict: Verdict,
+    ) -> Result<(), CliError> {
         let (store, run) = (self.store.clone(), self.run);
         blocking(move || {
             store
@@ -182,6 +191,30 @@ pub fn urlgetter_verdict(result: &UrlGetterResult) -> Verdict {
             "bytes_received": summary.bytes_received,
             "runtime_ms": summary.runtime.as_millis() as u64,
         }),
+    }
+}
+
+/// The stored verdict of a web_connectivity measurement: blocked kinds are `blocked`,
+/// `undetermined` is an `anomaly`, a site down for everyone `failed`; the precise verdict is
+/// kept as the detail.
+pub fn web_verdict(result: &WebConnectivityResult) -> Verdict {
+    use kuzet_core::experiment::web_connectivity::Verdict as Web;
+    let kind = match &result.verdict {
+        Web::Ok => VerdictKind::Ok,
+        Web::SiteDown => VerdictKind::Failed,
+        Web::Undetermined { .. } => VerdictKind::Anomaly,
+        blocked if blocked.is_blocked() => VerdictKind::Blocked,
+        _ => VerdictKind::Anomaly,
+    };
+    let failure = match &result.verdict {
+        Web::HttpFailure { failure } => Some(failure.as_str().into_owned()),
+        _ => None,
+    };
+    Verdict {
+        kind,
+        target: result.summary.url.clone(),
+        failure,
+        detail: serde_json::to_value(&result.verdict).unwrap_or_default(),
     }
 }
 

@@ -178,7 +178,10 @@ impl Lab {
 
     /// A command that runs `program` in the client's namespace (`ip netns exec CLIENT ...`).
     pub fn client_command(&self, program: impl AsRef<OsStr>) -> Command {
-        self.command_in(&self.namespaces.client, program)
+        let mut command = self.command_in(&self.namespaces.client, program);
+        // The CLI stores what it measures: keep that out of the user's own store.
+        command.env("KUZET_DATA_DIR", crate::cli::test_data_dir());
+        command
     }
 
     /// A command that runs `program` in `namespace`.
