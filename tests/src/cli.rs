@@ -14,6 +14,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::build::workspace_bin;
+pub use crate::build::workspace_root;
+
 /// How long one run of the binary may take before it is killed and the test fails.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -33,134 +36,10 @@ pub fn test_data_dir() -> &'static Path {
 /// The path of a fresh `kuzet` binary, built at most once per test process.
 pub fn kuzet_bin() -> &'static Path {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BIN.get_or_init(find_or_build) {
+    match BIN.get_or_init(|| workspace_bin("kuzet", "kuzet", "KUZET_BIN")) {
         Ok(path) => path,
         Err(message) => panic!("cannot get the kuzet binary: {message}"),
     }
-}
-
-/// The workspace root (the parent of this crate).
-pub fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// The cargo profile the running test was built with, from its path
-/// (`<target>/<profile dir>/deps/<test>`): `dev` for `debug`, else the directory's name.
-fn profile_dir_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let deps = exe.parent()?;
-            if deps.file_name()? != "deps" {
-                return None;
-            }
-            Some(deps.parent()?.file_name()?.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "debug".to_string())
-}
-
-fn find_or_build() -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("KUZET_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let profile_dir = profile_dir_name();
-    match build(&profile_dir) {
-        Ok(path) => Ok(path),
-        Err(BuildError::CannotRun(reason)) => {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(|dir| workspace_root().join(dir))
-                .unwrap_or_else(|| workspace_root().join("target"));
-            let path = target
-                .join(&profile_dir)
-                .join(format!("kuzet{}", std::env::consts::EXE_SUFFIX));
-            if path.is_file() {
-                eprintln!(
-                    "warning: cannot run cargo ({reason}); using {} as it is",
-                    path.display()
-                );
-                Ok(path)
-            } else {
-                Err(format!(
-                    "cannot run cargo ({reason}) and {} does not exist",
-                    path.display()
-                ))
-            }
-        }
-        Err(BuildError::Failed(reason)) => Err(reason),
-    }
-}
-
-enum BuildError {
-    /// cargo itself could not be started.
-    CannotRun(String),
-    /// cargo ran and failed, or reported no executable.
-    Failed(String),
-}
-
-/// Runs `cargo build -p kuzet` and returns the executable cargo reports.
-fn build(profile_dir: &str) -> Result<PathBuf, BuildError> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let profile = if profile_dir == "debug" {
-        "dev"
-    } else {
-        profile_dir
-    };
-    let mut command = Command::new(&cargo);
-    // Cargo sets these for the running test; passed on, they would change the fingerprints of
-    // build scripts that watch them (ring watches CARGO_MANIFEST_DIR), and every alternation of
-    // this build and a plain one would rebuild ring, rustls and everything above them.
-    for (name, _) in std::env::vars_os() {
-        if is_set_by_cargo_for_tests(&name.to_string_lossy()) {
-            command.env_remove(&name);
-        }
-    }
-    let output = command
-        .args([
-            "build",
-            "-p",
-            "kuzet",
-            "--bin",
-            "kuzet",
-            "--profile",
-            profile,
-        ])
-        .arg("--message-format=json-render-diagnostics")
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| BuildError::CannotRun(format!("{}: {e}", Path::new(&cargo).display())))?;
-    if !output.status.success() {
-        return Err(BuildError::Failed(format!(
-            "cargo build -p kuzet failed: {}",
-            output.status
-        )));
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| {
-            message["reason"] == "compiler-artifact" && message["target"]["name"] == "kuzet"
-        })
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| BuildError::Failed("cargo reported no kuzet executable".to_string()))
-}
-
-/// The variables cargo sets for a crate under test (not the user's configuration).
-fn is_set_by_cargo_for_tests(name: &str) -> bool {
-    matches!(
-        name,
-        "CARGO_MANIFEST_DIR"
-            | "CARGO_MANIFEST_PATH"
-            | "CARGO_CRATE_NAME"
-            | "CARGO_BIN_NAME"
-            | "CARGO_PRIMARY_PACKAGE"
-            | "CARGO_TARGET_TMPDIR"
-            | "CARGO_RUSTC_CURRENT_DIR"
-            | "OUT_DIR"
-    ) || name.starts_with("CARGO_PKG_")
-        || name.starts_with("CARGO_BIN_EXE_")
 }
 
 /// What a run of `kuzet` produced.

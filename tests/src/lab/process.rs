@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
@@ -186,94 +186,7 @@ pub fn output_within(mut command: Command, timeout: Duration) -> Result<Output, 
     })
 }
 
-/// The workspace root (the parent of the `tests` crate).
-pub fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// The cargo profile directory the running executable belongs to (`debug` for tests built by
-/// `cargo test`; `release` for a binary under `target/release`).
-fn profile_dir_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let mut dir = exe.parent()?;
-            if dir.file_name()? == "deps" {
-                dir = dir.parent()?;
-            }
-            Some(dir.file_name()?.to_string_lossy().into_owned())
-        })
-        .filter(|name| name == "debug" || name == "release")
-        .unwrap_or_else(|| "debug".to_string())
-}
-
-/// A binary of the workspace: `$ENV_VAR` when set, else `cargo build -p PACKAGE --bin BIN` for
-/// the profile of the running executable (a no-op when fresh), else an existing
-/// `target/<profile>/BIN`.
+/// A binary of the workspace (see [`crate::build::workspace_bin`]).
 pub fn workspace_bin(package: &str, bin: &str, env_var: &str) -> Result<PathBuf, LabError> {
-    if let Some(path) = std::env::var_os(env_var) {
-        return Ok(PathBuf::from(path));
-    }
-    let profile_dir = profile_dir_name();
-    let profile = if profile_dir == "debug" {
-        "dev"
-    } else {
-        profile_dir.as_str()
-    };
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(&cargo);
-    // Variables cargo sets for the running test would change build-script fingerprints (see
-    // `crate::cli`), so they are not passed on.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if matches!(
-            name.as_ref(),
-            "CARGO_MANIFEST_DIR"
-                | "CARGO_MANIFEST_PATH"
-                | "CARGO_CRATE_NAME"
-                | "CARGO_BIN_NAME"
-                | "CARGO_PRIMARY_PACKAGE"
-                | "CARGO_TARGET_TMPDIR"
-                | "CARGO_RUSTC_CURRENT_DIR"
-                | "OUT_DIR"
-        ) || name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_BIN_EXE_")
-        {
-            command.env_remove(name.as_ref());
-        }
-    }
-    let built = command
-        .args(["build", "-p", package, "--bin", bin, "--profile", profile])
-        .arg("--message-format=json-render-diagnostics")
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output();
-    match built {
-        Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .ok_or_else(|| LabError::new(format!("cargo reported no {bin} executable"))),
-        Ok(output) => Err(LabError::new(format!(
-            "cargo build -p {package} --bin {bin} failed: {}",
-            output.status
-        ))),
-        Err(e) => {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(|dir| workspace_root().join(dir))
-                .unwrap_or_else(|| workspace_root().join("target"));
-            let path = target.join(&profile_dir).join(bin);
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(LabError::new(format!(
-                    "cannot run cargo ({e}) and {} does not exist",
-                    path.display()
-                )))
-            }
-        }
-    }
+    crate::build::workspace_bin(package, bin, env_var).map_err(LabError::new)
 }
