@@ -10,7 +10,7 @@ use kuzet_core::report::Software;
 
 use crate::error::{ApiResult, KuzetError};
 use crate::platform::{
-    ListenerAdapter, NetworkAdapter, NetworkContextProvider, RunListener, Uploader,
+    ListenerAdapter, NetworkAdapter, NetworkContextProvider, RunListener, Uploader, UploaderAdapter,
 };
 use crate::task::TaskHandle;
 use crate::types::{
@@ -101,8 +101,14 @@ impl Engine {
         );
     }
 
-    /// Sets (or, with null, clears) the platform uploader the outbox will hand uploads to.
+    /// Sets (or, with null, clears) the platform uploader background cycles hand uploads to.
+    /// Without one, Kuzet uploads by itself.
     pub fn set_uploader(&self, uploader: Option<Arc<dyn Uploader>>) {
+        self.core.set_uploader(
+            uploader
+                .clone()
+                .map(|u| Arc::new(UploaderAdapter(u)) as Arc<dyn kuzet_core::upload::Uploader>),
+        );
         *self.uploader.write().unwrap_or_else(|e| e.into_inner()) = uploader;
     }
 
@@ -169,10 +175,11 @@ impl Engine {
         Ok((&run.wait_blocking()?).into())
     }
 
-    /// One background cycle within `request.timeBudget`: flush the outbox, check
-    /// connectivity, record timeline changes, and run a small sample of tests if budgets
-    /// allow. Returns what it did and when it wants the next cycle. Not available yet in this
-    /// version (throws `Unavailable`): it needs the results store and outbox.
+    /// One background cycle within `request.timeBudget`: uploads the outbox to the configured
+    /// collector (when there is one and the user allows uploads), through the platform
+    /// uploader if set. Returns what it did (uploaded, failed and still pending counts) and
+    /// when it wants the next cycle. The connectivity check and the sample of tests are not in
+    /// this version (`connectivityChecked` false, `testsRun` 0).
     pub async fn background_cycle(
         &self,
         request: BackgroundRequest,
@@ -202,37 +209,44 @@ impl Engine {
         Ok(summary.into())
     }
 
-    /// One page of past results, newest first: `limit` entries from `offset`. Throws
-    /// `Unavailable` until the results store lands.
+    /// One page of past results, newest first: `limit` (1 to 500) entries from `offset`.
+    /// Throws `InvalidInput` for a bad limit, `Storage` when the store cannot be read.
     pub fn results_history(&self, offset: u32, limit: u32) -> ApiResult<ResultsPage> {
-        let _ = (offset, limit);
-        Err(core::Engine::needs_store("the results history").into())
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(self.core.results_history(offset, limit)?.into())
     }
 
-    /// One result with its explanation in plain words. Throws `Unavailable` until the results
-    /// store lands.
+    /// One result (by its measurement id) with its explanation in plain words. Throws
+    /// `InvalidInput` when no stored result has that id.
     pub fn result_detail(&self, id: String) -> ApiResult<ResultDetail> {
-        let _ = id;
-        Err(core::Engine::needs_store("reading a stored result").into())
+        Ok(self.core.result_detail(&id)?.into())
     }
 
-    /// Measurements waiting for upload, with their state and last error. Throws `Unavailable`
-    /// until the outbox lands.
+    /// Measurements waiting for upload (queued, held or failed), with their state and last
+    /// error.
     pub fn pending_uploads(&self) -> ApiResult<Vec<PendingUpload>> {
-        Err(core::Engine::needs_store("the upload queue").into())
+        Ok(self
+            .core
+            .pending_uploads()?
+            .iter()
+            .map(Into::into)
+            .collect())
     }
 
-    /// Connectivity changes since `since`, oldest first (the shutdown timeline). Throws
-    /// `Unavailable` until the results store lands.
+    /// Connectivity changes since `since`, oldest first (the shutdown timeline).
     pub fn connectivity_timeline(&self, since: SystemTime) -> ApiResult<Vec<TimelineEntry>> {
-        let _ = since;
-        Err(core::Engine::needs_store("the connectivity timeline").into())
+        Ok(self
+            .core
+            .connectivity_timeline(since)?
+            .iter()
+            .map(Into::into)
+            .collect())
     }
 
-    /// Bytes used by measuring this calendar month, and the monthly budget. Throws
-    /// `Unavailable` until the results store keeps the tally.
+    /// Bytes received by measuring this calendar month (UTC), and the monthly budget.
     pub fn data_used_this_month(&self) -> ApiResult<DataUsage> {
-        Err(core::Engine::needs_store("the monthly data tally").into())
+        Ok(self.core.data_used_this_month()?.into())
     }
 
     /// Runs still going.
@@ -241,7 +255,7 @@ impl Engine {
     }
 
     /// Cancels every run and deletes everything Kuzet keeps in its data directory: results,
-    /// queued uploads, settings. Throws `Storage` if something cannot be deleted.
+    /// queued uploads, the timeline, settings. Throws `Storage` if something cannot be deleted.
     pub fn wipe(&self) -> ApiResult<()> {
         Ok(self.core.wipe()?)
     }

@@ -53,7 +53,7 @@ impl From<EngineError> for KuzetError {
             EngineError::InvalidInput(_) => KuzetError::InvalidInput { message },
             EngineError::NotAllowed(_) => KuzetError::NotAllowed { message },
             EngineError::Unavailable(_) => KuzetError::Unavailable { message },
-            EngineError::Storage { .. } => KuzetError::Storage { message },
+            EngineError::Storage { .. } | EngineError::Store(_) => KuzetError::Storage { message },
             EngineError::Internal(_) => KuzetError::Internal { message },
             EngineError::Core(core) => core.into(),
         }

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use kuzet_core::engine as core;
+use kuzet_core::upload;
 
 use crate::types::{
     LogLevel, NetworkContext, RunPhase, RunProgress, RunSummary, TargetResult, UploadOutcome,
@@ -77,5 +80,132 @@ pub(crate) struct NetworkAdapter(pub(crate) Arc<dyn NetworkContextProvider>);
 impl core::NetworkContextProvider for NetworkAdapter {
     fn current_network(&self) -> core::NetworkContext {
         self.0.current_network().into()
+    }
+}
+
+/// A foreign uploader seen as core's: one `POST` with a `Content-Type` per request. The engine
+/// hands it uncompressed bodies; a request needing any other header is refused as `Incapable`.
+/// A thrown exception is a failed attempt, retried later.
+pub(crate) struct UploaderAdapter(pub(crate) Arc<dyn Uploader>);
+
+impl upload::Uploader for UploaderAdapter {
+    fn upload(&self, request: upload::UploadRequest) -> upload::UploadResult {
+        let mut content_type = None;
+        for (name, value) in &request.headers {
+            if name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value.clone());
+            } else {
+                return upload::UploadResult::Incapable {
+                    message: format!("the platform uploader cannot send the {name} header"),
+                };
+            }
+        }
+        let foreign = UploadRequest {
+            url: request.url,
+            method: "POST".to_string(),
+            content_type: content_type.unwrap_or_else(|| "application/json".to_string()),
+            body: request.body,
+        };
+        match catch_unwind(AssertUnwindSafe(|| self.0.upload(foreign))) {
+            Ok(UploadOutcome::Response { status, body }) => upload::UploadResult::HttpStatus {
+                code: status,
+                retry_after: None,
+                body,
+            },
+            Ok(UploadOutcome::Failed { message }) => upload::UploadResult::RecoverableFailure {
+                kind: upload::UploadFailureKind::Unreachable,
+                message,
+            },
+            Err(_) => upload::UploadResult::RecoverableFailure {
+                kind: upload::UploadFailureKind::Other,
+                message: "the platform uploader failed unexpectedly".to_string(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use kuzet_core::upload::Uploader as _;
+
+    struct Fake {
+        seen: Mutex<Vec<UploadRequest>>,
+        outcome: Option<UploadOutcome>,
+    }
+
+    impl Uploader for Fake {
+        fn upload(&self, request: UploadRequest) -> UploadOutcome {
+            self.seen.lock().unwrap().push(request);
+            match &self.outcome {
+                Some(outcome) => outcome.clone(),
+                None => panic!("the platform threw"),
+            }
+        }
+    }
+
+    fn adapter(outcome: Option<UploadOutcome>) -> (Arc<Fake>, UploaderAdapter) {
+        let fake = Arc::new(Fake {
+            seen: Mutex::new(Vec::new()),
+            outcome,
+        });
+        (fake.clone(), UploaderAdapter(fake))
+    }
+
+    fn request(headers: &[(&str, &str)]) -> upload::UploadRequest {
+        upload::UploadRequest {
+            id: "r1".to_string(),
+            url: "http://127.0.0.1:1/report".to_string(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_adapter_posts_and_maps_the_outcome() {
+        let (fake, adapter) = adapter(Some(UploadOutcome::Response {
+            status: 200,
+            body: b"ok".to_vec(),
+        }));
+        let result = adapter.upload(request(&[("Content-Type", "application/json")]));
+        assert_eq!(
+            result,
+            upload::UploadResult::HttpStatus {
+                code: 200,
+                retry_after: None,
+                body: b"ok".to_vec()
+            }
+        );
+        let seen = fake.seen.lock().unwrap();
+        assert_eq!(seen[0].method, "POST");
+        assert_eq!(seen[0].content_type, "application/json");
+        assert_eq!(seen[0].body, b"{}");
+
+        let (_, failing) = self::adapter(Some(UploadOutcome::Failed {
+            message: "offline".to_string(),
+        }));
+        assert!(matches!(
+            failing.upload(request(&[])),
+            upload::UploadResult::RecoverableFailure { ref message, .. } if message == "offline"
+        ));
+    }
+
+    #[test]
+    fn other_headers_are_refused_and_a_throw_is_a_failed_attempt() {
+        let (fake, adapter) = adapter(None);
+        assert!(matches!(
+            adapter.upload(request(&[("Content-Encoding", "gzip")])),
+            upload::UploadResult::Incapable { .. }
+        ));
+        assert!(fake.seen.lock().unwrap().is_empty());
+        assert!(matches!(
+            adapter.upload(request(&[])),
+            upload::UploadResult::RecoverableFailure { .. }
+        ));
     }
 }

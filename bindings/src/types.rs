@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use kuzet_core::engine as core;
+use kuzet_core::store;
 
 /// A group of tests a run can include.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
@@ -369,6 +370,8 @@ pub struct BackgroundSummary {
     pub uploaded: u32,
     /// Uploads that failed and stay queued.
     pub upload_failures: u32,
+    /// Measurements still waiting for upload after the cycle.
+    pub pending: u32,
     /// Whether the connectivity check ran.
     pub connectivity_checked: bool,
     /// Tests run in the sample.
@@ -384,6 +387,7 @@ impl From<core::BackgroundSummary> for BackgroundSummary {
         BackgroundSummary {
             uploaded: summary.uploaded,
             upload_failures: summary.upload_failures,
+            pending: summary.pending,
             connectivity_checked: summary.connectivity_checked,
             tests_run: summary.tests_run,
             bytes_used: summary.bytes_used,
@@ -535,4 +539,116 @@ pub enum LogLevel {
     Debug,
     /// Everything.
     Trace,
+}
+
+/// A store time (milliseconds since the Unix epoch) as a `SystemTime`.
+fn time_from_ms(ms: i64) -> SystemTime {
+    let magnitude = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        SystemTime::UNIX_EPOCH
+            .checked_add(magnitude)
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    } else {
+        SystemTime::UNIX_EPOCH
+            .checked_sub(magnitude)
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+}
+
+impl From<Option<store::DeliveryState>> for UploadState {
+    fn from(state: Option<store::DeliveryState>) -> Self {
+        match state {
+            Some(store::DeliveryState::Pending) => UploadState::Queued,
+            Some(store::DeliveryState::Held) => UploadState::Held,
+            Some(store::DeliveryState::Delivered) => UploadState::Uploaded,
+            // Parked after rejection or repeated failures; or dropped from the queue by quota.
+            Some(store::DeliveryState::Parked) | None => UploadState::Failed,
+        }
+    }
+}
+
+impl From<store::VerdictKind> for Verdict {
+    fn from(kind: store::VerdictKind) -> Self {
+        match kind {
+            store::VerdictKind::Ok => Verdict::Accessible,
+            store::VerdictKind::Blocked => Verdict::Blocked,
+            store::VerdictKind::Failed => Verdict::Down,
+            store::VerdictKind::Anomaly | store::VerdictKind::Error => Verdict::Anomaly,
+        }
+    }
+}
+
+impl From<&store::ResultRecord> for ResultItem {
+    fn from(record: &store::ResultRecord) -> Self {
+        ResultItem {
+            id: record.measurement_id.clone(),
+            suite: core::result_suite(record).into(),
+            target: record.target.clone(),
+            verdict: record.verdict.into(),
+            measured_at: time_from_ms(record.finished_at_ms),
+            upload_state: record.delivery.into(),
+        }
+    }
+}
+
+impl From<core::HistoryPage> for ResultsPage {
+    fn from(page: core::HistoryPage) -> Self {
+        ResultsPage {
+            items: page.items.iter().map(Into::into).collect(),
+            next_offset: page
+                .next_offset
+                .map(|o| u32::try_from(o).unwrap_or(u32::MAX)),
+        }
+    }
+}
+
+impl From<core::StoredResultDetail> for ResultDetail {
+    fn from(detail: core::StoredResultDetail) -> Self {
+        ResultDetail {
+            item: (&detail.record).into(),
+            explanation: detail.explanation,
+            measurement_json: detail.measurement_json.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<&store::OutboxItem> for PendingUpload {
+    fn from(item: &store::OutboxItem) -> Self {
+        PendingUpload {
+            measurement_id: item.measurement_id.clone(),
+            state: Some(item.state).into(),
+            attempts: item.attempts,
+            last_error: item.last_error.as_ref().map(|e| e.message.clone()),
+            queued_at: time_from_ms(item.created_at_ms),
+        }
+    }
+}
+
+impl From<&store::Transition> for TimelineEntry {
+    fn from(transition: &store::Transition) -> Self {
+        TimelineEntry {
+            since: time_from_ms(transition.at_ms),
+            state: match transition.status.as_str() {
+                "online" => ConnectivityState::Online,
+                "offline" => ConnectivityState::Offline,
+                _ => ConnectivityState::Unreachable,
+            },
+            network: match transition.network_type {
+                store::NetworkType::Wifi => NetworkKind::Wifi,
+                store::NetworkType::Mobile => NetworkKind::Cellular,
+                store::NetworkType::Wired => NetworkKind::Ethernet,
+                store::NetworkType::Unknown => NetworkKind::Unknown,
+            },
+        }
+    }
+}
+
+impl From<core::DataUsage> for DataUsage {
+    fn from(usage: core::DataUsage) -> Self {
+        DataUsage {
+            month: usage.month,
+            bytes_used: usage.bytes_used,
+            monthly_budget: usage.monthly_budget,
+        }
+    }
 }

@@ -33,6 +33,7 @@ import org.kuzet.Suite
 import org.kuzet.TargetResult
 import org.kuzet.UploadOutcome
 import org.kuzet.UploadRequest
+import org.kuzet.UploadState
 import org.kuzet.Uploader
 import org.kuzet.Verdict
 import org.kuzet.clearLogger
@@ -438,30 +439,73 @@ fun errorsAreSubclassesWithUsefulMessages() {
     }
 }
 
-fun storeBackedCallsSayTheyAreUnavailable() {
-    Engine(config("store")).use { engine ->
-        val calls = listOf<Pair<String, () -> Unit>>(
-            "resultsHistory" to { engine.resultsHistory(0u, 20u) },
-            "resultDetail" to { engine.resultDetail("some-id") },
-            "pendingUploads" to { engine.pendingUploads() },
-            "connectivityTimeline" to { engine.connectivityTimeline(Instant.EPOCH) },
-            "dataUsedThisMonth" to { engine.dataUsedThisMonth() },
-            "backgroundCycleBlocking" to {
-                engine.backgroundCycleBlocking(
-                    BackgroundRequest(Duration.ofSeconds(30), NetworkContext(kind = NetworkKind.CELLULAR, metered = true))
-                )
-            },
-            "backgroundCycle" to {
-                runBlocking {
-                    engine.backgroundCycle(BackgroundRequest(Duration.ofSeconds(30), NetworkContext(kind = NetworkKind.WIFI)))
-                }
+fun aBackgroundCycleWithoutACollectorUploadsNothing() {
+    // Uploads allowed, but no collector configured: nothing to send to.
+    val cfg = config("background").copy(consent = Consent(uploadAllowed = true, allowedSuites = Suite.values().toList()))
+    Engine(cfg).use { engine ->
+        val summaries = listOf(
+            engine.backgroundCycleBlocking(
+                BackgroundRequest(Duration.ofSeconds(30), NetworkContext(kind = NetworkKind.CELLULAR, metered = true))
+            ),
+            runBlocking {
+                engine.backgroundCycle(BackgroundRequest(Duration.ofSeconds(30), NetworkContext(kind = NetworkKind.WIFI)))
             },
         )
-        for ((name, call) in calls) {
-            val e = expectThrows<KuzetException.Unavailable>(call)
-            check(e.message!!.endsWith("needs the results store and outbox, which are not in this version of Kuzet yet")) {
-                "$name: ${e.message}"
-            }
+        for (summary in summaries) {
+            checkEqual(0u, summary.uploaded, "uploaded")
+            checkEqual(0u, summary.uploadFailures, "upload failures")
+            checkEqual(0u, summary.pending, "pending")
+            checkEqual(false, summary.connectivityChecked, "connectivity checked")
+            checkEqual(0u, summary.testsRun, "tests run")
+            checkEqual(Duration.ofHours(6), summary.nextRunIn, "next run in")
+        }
+    }
+}
+
+fun historyPendingUploadsAndDataUseFollowARun() {
+    LocalSite().use { site ->
+        Engine(config("history")).use { engine ->
+            checkEqual(0, engine.resultsHistory(0u, 20u).items.size, "history before a run")
+            checkEqual(0, engine.pendingUploads().size, "pending before a run")
+            checkEqual(0uL, engine.dataUsedThisMonth().bytesUsed, "bytes before a run")
+            expectThrows<KuzetException.InvalidInput> { engine.resultDetail("some-id") }
+            expectThrows<KuzetException.InvalidInput> { engine.resultsHistory(0u, 0u) }
+
+            val summary = engine.runBlocking(web("${site.base}/", "${site.base}/page"), Recorder())
+            checkEqual(2, summary.results.size, "results")
+
+            val page = engine.resultsHistory(0u, 1u)
+            checkEqual(1, page.items.size, "first page")
+            checkEqual(1u, page.nextOffset, "next offset")
+            val all = engine.resultsHistory(0u, 20u)
+            checkEqual(2, all.items.size, "history after a run")
+            checkEqual(null, all.nextOffset, "last page")
+            checkEqual(
+                summary.results.map { it.measurementId }.reversed(),
+                all.items.map { it.id },
+                "newest first",
+            )
+            val item = all.items.first()
+            checkEqual(Suite.WEB, item.suite, "suite")
+            checkEqual(Verdict.ACCESSIBLE, item.verdict, "verdict")
+            // The probe's network is unknown (AS0/ZZ): kept on the device, not uploaded.
+            checkEqual(UploadState.HELD, item.uploadState, "upload state")
+
+            val detail = engine.resultDetail(item.id)
+            checkEqual(item, detail.item, "detail's item")
+            check(detail.explanation.contains("loaded normally")) { detail.explanation }
+            check(detail.measurementJson.contains(item.id)) { "measurement JSON has the id" }
+
+            val pending = engine.pendingUploads()
+            checkEqual(all.items.map { it.id }.toSet(), pending.map { it.measurementId }.toSet(), "pending ids")
+            check(pending.all { it.state == UploadState.HELD && it.lastError == null }) { "$pending" }
+
+            checkEqual(summary.bytesUsed, engine.dataUsedThisMonth().bytesUsed, "bytes this month")
+            checkEqual(0, engine.connectivityTimeline(Instant.EPOCH).size, "timeline")
+
+            engine.wipe()
+            checkEqual(0, engine.resultsHistory(0u, 20u).items.size, "history after wipe")
+            checkEqual(0, engine.pendingUploads().size, "pending after wipe")
         }
     }
 }
@@ -562,7 +606,8 @@ fun main() {
         "the byte budget stops new targets" to ::byteBudgetStopsNewTargets,
         "a throwing listener does not stop the run" to ::aThrowingListenerDoesNotStopTheRun,
         "errors are subclasses with useful messages" to ::errorsAreSubclassesWithUsefulMessages,
-        "store-backed calls say they are unavailable" to ::storeBackedCallsSayTheyAreUnavailable,
+        "a background cycle without a collector uploads nothing" to ::aBackgroundCycleWithoutACollectorUploadsNothing,
+        "history, pending uploads and data use follow a run" to ::historyPendingUploadsAndDataUseFollowARun,
         "wipe empties the data directory" to ::wipeEmptiesTheDataDirectory,
         "uploader can be set and cleared" to ::uploaderCanBeSetAndCleared,
         "logger receives run lines" to ::loggerReceivesRunLines,

@@ -491,32 +491,65 @@ enum Tests {
         try checkEqual(0, engine.activeRuns(), "active runs")
     }
 
-    static func storeBackedCallsSayTheyAreUnavailable() async throws {
-        let engine = try Engine(config: config("store"))
-        let suffix = "needs the results store and outbox, which are not in this version of Kuzet yet"
-        let calls: [(String, () throws -> Void)] = [
-            ("resultsHistory", { _ = try engine.resultsHistory(offset: 0, limit: 20) }),
-            ("resultDetail", { _ = try engine.resultDetail(id: "some-id") }),
-            ("pendingUploads", { _ = try engine.pendingUploads() }),
-            ("connectivityTimeline", { _ = try engine.connectivityTimeline(since: Date(timeIntervalSince1970: 0)) }),
-            ("dataUsedThisMonth", { _ = try engine.dataUsedThisMonth() }),
-            ("backgroundCycleBlocking", {
-                _ = try engine.backgroundCycleBlocking(request: BackgroundRequest(
-                    timeBudget: 30, network: NetworkContext(kind: .cellular, metered: true)))
-            }),
-        ]
-        for (name, call) in calls {
-            let error = try expectKuzetError(call)
-            guard case .Unavailable(let text) = error, text.hasSuffix(suffix) else {
-                throw TestFailure(description: "\(name): \(error)")
-            }
+    static func aBackgroundCycleWithoutACollectorUploadsNothing() async throws {
+        // Uploads allowed, but no collector configured: nothing to send to.
+        var cfg = config("background")
+        cfg.consent = Consent(uploadAllowed: true, allowedSuites: cfg.consent.allowedSuites)
+        let engine = try Engine(config: cfg)
+        let fromBlocking = try engine.backgroundCycleBlocking(request: BackgroundRequest(
+            timeBudget: 30, network: NetworkContext(kind: .cellular, metered: true)))
+        let fromAsync = try await engine.backgroundCycle(request: BackgroundRequest(timeBudget: 30, network: NetworkContext(kind: .wifi)))
+        for summary in [fromBlocking, fromAsync] {
+            try checkEqual(UInt32(0), summary.uploaded, "uploaded")
+            try checkEqual(UInt32(0), summary.uploadFailures, "upload failures")
+            try checkEqual(UInt32(0), summary.pending, "pending")
+            try checkEqual(false, summary.connectivityChecked, "connectivity checked")
+            try checkEqual(UInt32(0), summary.testsRun, "tests run")
+            try checkEqual(TimeInterval(6 * 60 * 60), summary.nextRunIn, "next run in")
         }
-        let error = try await expectKuzetErrorAsync {
-            _ = try await engine.backgroundCycle(request: BackgroundRequest(timeBudget: 30, network: NetworkContext(kind: .wifi)))
-        }
-        guard case .Unavailable(let text) = error, text.hasSuffix(suffix) else {
-            throw TestFailure(description: "backgroundCycle: \(error)")
-        }
+    }
+
+    static func historyPendingUploadsAndDataUseFollowARun() throws {
+        let site = try LocalSite()
+        defer { site.close() }
+        let engine = try Engine(config: config("history"))
+        try checkEqual(0, try engine.resultsHistory(offset: 0, limit: 20).items.count, "history before a run")
+        try checkEqual(0, try engine.pendingUploads().count, "pending before a run")
+        try checkEqual(UInt64(0), try engine.dataUsedThisMonth().bytesUsed, "bytes before a run")
+        let missing = try expectKuzetError { _ = try engine.resultDetail(id: "some-id") }
+        guard case .InvalidInput = missing else { throw TestFailure(description: "resultDetail: \(missing)") }
+
+        let summary = try engine.runBlocking(request: web(["\(site.base)/", "\(site.base)/page"]), listener: Recorder())
+        try checkEqual(2, summary.results.count, "results")
+
+        let page = try engine.resultsHistory(offset: 0, limit: 1)
+        try checkEqual(1, page.items.count, "first page")
+        try checkEqual(UInt32(1), page.nextOffset, "next offset")
+        let all = try engine.resultsHistory(offset: 0, limit: 20)
+        try checkEqual(2, all.items.count, "history after a run")
+        try checkEqual(nil, all.nextOffset, "last page")
+        try checkEqual(Array(summary.results.map { $0.measurementId }.reversed()), all.items.map { $0.id }, "newest first")
+        let item = all.items[0]
+        try checkEqual(Suite.web, item.suite, "suite")
+        try checkEqual(Verdict.accessible, item.verdict, "verdict")
+        // The probe's network is unknown (AS0/ZZ): kept on the device, not uploaded.
+        try checkEqual(UploadState.held, item.uploadState, "upload state")
+
+        let detail = try engine.resultDetail(id: item.id)
+        try checkEqual(item, detail.item, "detail's item")
+        try check(detail.explanation.contains("loaded normally"), detail.explanation)
+        try check(detail.measurementJson.contains(item.id), "measurement JSON has the id")
+
+        let pending = try engine.pendingUploads()
+        try checkEqual(Set(all.items.map { $0.id }), Set(pending.map { $0.measurementId }), "pending ids")
+        try check(pending.allSatisfy { $0.state == .held && $0.lastError == nil }, "\(pending)")
+
+        try checkEqual(summary.bytesUsed, try engine.dataUsedThisMonth().bytesUsed, "bytes this month")
+        try checkEqual(0, try engine.connectivityTimeline(since: Date(timeIntervalSince1970: 0)).count, "timeline")
+
+        try engine.wipe()
+        try checkEqual(0, try engine.resultsHistory(offset: 0, limit: 20).items.count, "history after wipe")
+        try checkEqual(0, try engine.pendingUploads().count, "pending after wipe")
     }
 
     static func wipeEmptiesTheDataDirectory() throws {
@@ -605,7 +638,8 @@ struct Runner {
             ("releasing the handle cancels the run", Tests.droppingTheHandleCancelsTheRun),
             ("the byte budget stops new targets", Tests.theByteBudgetStopsNewTargets),
             ("errors are cases with useful messages", Tests.errorsAreCasesWithUsefulMessages),
-            ("store-backed calls say they are unavailable", Tests.storeBackedCallsSayTheyAreUnavailable),
+            ("a background cycle without a collector uploads nothing", Tests.aBackgroundCycleWithoutACollectorUploadsNothing),
+            ("history, pending uploads and data use follow a run", Tests.historyPendingUploadsAndDataUseFollowARun),
             ("wipe empties the data directory", Tests.wipeEmptiesTheDataDirectory),
             ("uploader can be set and cleared", Tests.uploaderCanBeSetAndCleared),
             ("logger receives run lines", Tests.loggerReceivesRunLines),

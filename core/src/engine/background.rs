@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use super::context::NetworkContext;
 
+/// When the engine asks for the next cycle if nothing is waiting for upload: every 6 hours.
+pub const DEFAULT_BACKGROUND_INTERVAL: Duration = Duration::from_secs(6 * 60 * 60);
+
 /// One background cycle's limits and circumstances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackgroundRequest {
@@ -22,6 +25,8 @@ pub struct BackgroundSummary {
     pub uploaded: u32,
     /// Uploads that failed and stay queued.
     pub upload_failures: u32,
+    /// Measurements still waiting for upload after the cycle (due now or later).
+    pub pending: u32,
     /// Whether the connectivity check ran.
     pub connectivity_checked: bool,
     /// Tests run in the sample.

@@ -26,12 +26,26 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// The results store failed (disk full, a damaged file, a value it refuses).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// A bug: a task panicked or stopped unexpectedly.
     #[error("{0}")]
     Internal(String),
     /// An error from the rest of core (bad URL, resolver, CA...).
     #[error(transparent)]
     Core(#[from] crate::Error),
+}
+
+impl From<crate::upload::UploadError> for EngineError {
+    fn from(error: crate::upload::UploadError) -> Self {
+        use crate::upload::UploadError;
+        match error {
+            UploadError::Store(store) => EngineError::Store(store),
+            UploadError::InvalidCollector { .. } => EngineError::InvalidInput(error.to_string()),
+            other => EngineError::Internal(other.to_string()),
+        }
+    }
 }
 
 impl EngineError {

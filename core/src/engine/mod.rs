@@ -4,15 +4,18 @@
 //! Pure Rust: the `kuzet-ffi` crate wraps this for Kotlin and Swift and adds nothing but type
 //! conversions.
 //!
-//! Not here yet (the API is shaped for them, the calls say "unavailable"): the results store
-//! and its history, the outbox and uploads, the connectivity timeline, monthly data accounting
-//! and the background cycle that needs them; and the messaging, throttling and connectivity
-//! suites.
+//! Every run is recorded in the results store in the data directory (each target's result is
+//! durable before the listener hears of it), which also serves the history, the upload queue,
+//! the connectivity timeline and the month's data use.
+//!
+//! The background cycle uploads the outbox. Not here yet: its connectivity check and sample of
+//! tests, and the messaging, throttling and connectivity suites.
 
 mod background;
 mod context;
 mod error;
 mod explain;
+mod history;
 mod progress;
 mod run;
 pub mod runtime;
@@ -26,10 +29,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-pub use background::{BackgroundRequest, BackgroundSummary};
+pub use background::{BackgroundRequest, BackgroundSummary, DEFAULT_BACKGROUND_INTERVAL};
 pub use context::{NetworkContext, NetworkContextProvider, NetworkKind};
 pub use error::EngineError;
 pub use explain::{describe_failure, explain_web};
+pub use history::{
+    result_bytes, result_explanation, result_suite, DataUsage, HistoryPage, StoredResultDetail,
+    MAX_PAGE, MAX_TIMELINE,
+};
 pub use progress::{
     NoListener, RunListener, RunPhase, RunProgress, RunStatus, RunSummary, TargetResult, Verdict,
 };
@@ -40,6 +47,8 @@ use crate::experiment::urlgetter::{parse_target_url, Timeouts, UrlGetterConfig};
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::DnsTransport;
 use crate::report::{ProbeNetwork, Software};
+use crate::store::{OutboxItem, Store, Transition};
+use crate::upload::{flush, FlushOptions, HttpUploader, UploadManager, UploadPolicy, Uploader};
 use progress::Tracker;
 use run::{spawn_run, RunPlan};
 
@@ -217,6 +226,10 @@ struct Inner {
     /// Parent of every run's cancellation token; replaced after `wipe` cancels it.
     runs: Mutex<CancellationToken>,
     active: Arc<AtomicUsize>,
+    /// The results store, opened once; `None` after `wipe` until the next use reopens it.
+    store: Mutex<Option<Arc<Store>>>,
+    /// The platform's uploader, if the app set one.
+    uploader: RwLock<Option<Arc<dyn Uploader>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -235,14 +248,60 @@ impl Engine {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             EngineError::storage("cannot create the data directory", &config.data_dir, e)
         })?;
+        let store = history::open_store(&config.data_dir)?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 config,
                 network: RwLock::new(None),
                 runs: Mutex::new(CancellationToken::new()),
                 active: Arc::new(AtomicUsize::new(0)),
+                store: Mutex::new(Some(store)),
+                uploader: RwLock::new(None),
             }),
         })
+    }
+
+    /// The results store, reopened (created) if `wipe` closed it.
+    pub fn store(&self) -> Result<Arc<Store>, EngineError> {
+        let mut store = self.inner.store.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(store) = store.as_ref() {
+            return Ok(store.clone());
+        }
+        let opened = history::open_store(&self.inner.config.data_dir)?;
+        *store = Some(opened.clone());
+        Ok(opened)
+    }
+
+    /// One page of past results, newest first: `limit` (1 to [`MAX_PAGE`]) entries from
+    /// `offset`. Blocks on the store: call it off the UI thread (or from `spawn_blocking`).
+    pub fn results_history(&self, offset: usize, limit: usize) -> Result<HistoryPage, EngineError> {
+        history::history_page(self.store()?.as_ref(), offset, limit)
+    }
+
+    /// One stored result by its measurement id, with its explanation and measurement.
+    pub fn result_detail(&self, id: &str) -> Result<StoredResultDetail, EngineError> {
+        history::result_detail(self.store()?.as_ref(), id)
+    }
+
+    /// Measurements not yet uploaded (pending, held or parked), with state and last error.
+    pub fn pending_uploads(&self) -> Result<Vec<OutboxItem>, EngineError> {
+        history::pending_uploads(self.store()?.as_ref())
+    }
+
+    /// Connectivity changes at or after `since`, oldest first (at most [`MAX_TIMELINE`]).
+    pub fn connectivity_timeline(
+        &self,
+        since: std::time::SystemTime,
+    ) -> Result<Vec<Transition>, EngineError> {
+        history::timeline(self.store()?.as_ref(), since)
+    }
+
+    /// Bytes received by this calendar month's recorded results, and the monthly budget.
+    pub fn data_used_this_month(&self) -> Result<DataUsage, EngineError> {
+        history::data_used_this_month(
+            self.store()?.as_ref(),
+            self.inner.config.budgets.monthly_bytes,
+        )
     }
 
     /// The configuration.
@@ -257,6 +316,16 @@ impl Engine {
             .network
             .write()
             .unwrap_or_else(|e| e.into_inner()) = provider;
+    }
+
+    /// Sets (or clears) the platform uploader background cycles upload through; without one
+    /// the engine uploads by itself ([`HttpUploader`]).
+    pub fn set_uploader(&self, uploader: Option<Arc<dyn Uploader>>) {
+        *self
+            .inner
+            .uploader
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = uploader;
     }
 
     /// Runs still going.
@@ -339,6 +408,7 @@ impl Engine {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            store: self.store()?,
         };
         let token = self
             .inner
@@ -359,31 +429,106 @@ impl Engine {
         self.start_run(request, listener)?.wait().await
     }
 
-    /// One background cycle. Needs the outbox, the results store and the connectivity suite,
-    /// none of which are in this build yet.
+    /// One background cycle within `request.time_budget`: uploads the outbox to the configured
+    /// collector (when there is one and the user allows uploads) through the platform's
+    /// uploader if set, else by itself. The connectivity check and the sample of tests are not
+    /// in this version: `connectivity_checked` is false and `tests_run` 0.
+    ///
+    /// The cycle runs on the library's runtime, so it may be awaited from any executor; it is
+    /// bounded by the time budget and finishes even if the caller stops waiting.
     pub async fn background_cycle(
         &self,
         request: BackgroundRequest,
     ) -> Result<BackgroundSummary, EngineError> {
-        let _ = request;
-        Err(Self::needs_store(
-            "the background cycle (outbox flush, connectivity check, timeline)",
-        ))
+        let engine = self.clone();
+        runtime::runtime()
+            .spawn(async move { engine.background_cycle_here(request).await })
+            .await
+            .map_err(EngineError::from_join)?
     }
 
-    /// The error of every call that needs the results store or the outbox, until they land.
-    pub fn needs_store(what: &str) -> EngineError {
-        EngineError::Unavailable(format!(
-            "{what} needs the results store and outbox, which are not in this version of Kuzet yet"
-        ))
+    async fn background_cycle_here(
+        &self,
+        request: BackgroundRequest,
+    ) -> Result<BackgroundSummary, EngineError> {
+        let config = &self.inner.config;
+        let store = self.store()?;
+        let mut summary = BackgroundSummary {
+            uploaded: 0,
+            upload_failures: 0,
+            pending: 0,
+            connectivity_checked: false,
+            tests_run: 0,
+            bytes_used: 0,
+            next_run_in: DEFAULT_BACKGROUND_INTERVAL,
+        };
+        if let (Some(collector), true) = (&config.collector_url, config.consent.upload_allowed) {
+            let foreign = self
+                .inner
+                .uploader
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            // The platform's uploader is handed plain bodies: it sends only `Content-Type`.
+            let policy = UploadPolicy {
+                compress: foreign.is_none() && UploadPolicy::default().compress,
+                ..UploadPolicy::default()
+            };
+            let manager = {
+                let (store, collector) = (store.clone(), collector.to_string());
+                Arc::new(
+                    history::blocking(move || {
+                        UploadManager::new(store, &collector, policy).map_err(EngineError::from)
+                    })
+                    .await?,
+                )
+            };
+            let uploader: Arc<dyn Uploader> = match foreign {
+                Some(uploader) => uploader,
+                None => Arc::new(HttpUploader::new(&config.trust, manager.policy())?),
+            };
+            let report = flush(
+                manager.clone(),
+                uploader,
+                FlushOptions {
+                    max_duration: request.time_budget,
+                },
+            )
+            .await?;
+            summary.uploaded = u32::try_from(report.delivered).unwrap_or(u32::MAX);
+            summary.upload_failures = u32::try_from(report.failures).unwrap_or(u32::MAX);
+            let wakeup =
+                history::blocking(move || manager.next_wakeup().map_err(EngineError::from)).await?;
+            if let Some(wakeup) = wakeup {
+                summary.next_run_in = wakeup;
+            }
+        }
+        let stats =
+            history::blocking(move || store.queue_stats().map_err(EngineError::from)).await?;
+        summary.pending = u32::try_from(stats.pending).unwrap_or(u32::MAX);
+        tracing::info!(
+            uploaded = summary.uploaded,
+            failures = summary.upload_failures,
+            pending = summary.pending,
+            "background cycle finished"
+        );
+        Ok(summary)
     }
 
-    /// Cancels every run and deletes everything in the data directory (the directory stays).
+    /// Cancels every run, empties the results store ([`Store::wipe`]) and closes it, then
+    /// deletes everything in the data directory (the directory stays). The store is created
+    /// afresh on its next use.
     pub fn wipe(&self) -> Result<(), EngineError> {
         {
             let mut runs = self.inner.runs.lock().unwrap_or_else(|e| e.into_inner());
             runs.cancel();
             *runs = CancellationToken::new();
+        }
+        {
+            let mut store = self.inner.store.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(open) = store.take() {
+                open.wipe()?;
+            }
         }
         let dir = &self.inner.config.data_dir;
         let entries = match std::fs::read_dir(dir) {

@@ -9,13 +9,16 @@ use time::OffsetDateTime;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::context::{NetworkContext, NetworkContextProvider};
+use super::context::{NetworkContext, NetworkContextProvider, NetworkKind};
 use super::error::EngineError;
 use super::explain::explain_web;
+use super::history::{self, blocking};
 use super::progress::{RunPhase, RunStatus, RunSummary, TargetResult, Tracker, Verdict};
 use super::runtime::runtime;
 use super::suite::Suite;
 use crate::experiment::urlgetter::{measure_url, UrlGetterConfig, UrlGetterResult};
+use crate::report::Measurement;
+use crate::store::{NetworkType, NewRun, RunId, Store};
 
 /// A validated run, ready to start.
 pub(crate) struct RunPlan {
@@ -25,6 +28,8 @@ pub(crate) struct RunPlan {
     pub(crate) urlgetter: Arc<UrlGetterConfig>,
     pub(crate) parallelism: usize,
     pub(crate) network: Option<Arc<dyn NetworkContextProvider>>,
+    /// Where each result is recorded before the listener hears of it.
+    pub(crate) store: Arc<Store>,
 }
 
 /// Why a suite stopped early.
@@ -140,6 +145,8 @@ async fn orchestrate(plan: RunPlan, tracker: Tracker, token: CancellationToken) 
         "run started"
     );
 
+    let stored_run = begin_stored_run(&plan, &network).await;
+
     let mut status = RunStatus::Completed;
     for &suite in &plan.suites {
         if token.is_cancelled() {
@@ -152,7 +159,17 @@ async fn orchestrate(plan: RunPlan, tracker: Tracker, token: CancellationToken) 
         }
         tracker.phase(RunPhase::Measuring(suite));
         let stop = match suite {
-            Suite::Web => run_web(&plan, &network, &tracker, &token, test_start_time).await,
+            Suite::Web => {
+                run_web(
+                    &plan,
+                    &network,
+                    stored_run,
+                    &tracker,
+                    &token,
+                    test_start_time,
+                )
+                .await
+            }
             other => {
                 // Refused when the run was planned; reaching here is a bug, not a panic.
                 tracing::error!("no runner for the {other} suite");
@@ -172,6 +189,13 @@ async fn orchestrate(plan: RunPlan, tracker: Tracker, token: CancellationToken) 
         }
     }
 
+    if let Some(run) = stored_run {
+        let store = plan.store.clone();
+        let finished = blocking(move || store.finish_run(run).map_err(EngineError::from)).await;
+        if let Err(error) = finished {
+            tracing::error!("cannot mark the run finished in the store: {error}");
+        }
+    }
     tracker.phase(RunPhase::Finished);
     let summary = tracker.finish(plan.run_id.clone(), status, started_at);
     tracing::info!(
@@ -186,12 +210,41 @@ async fn orchestrate(plan: RunPlan, tracker: Tracker, token: CancellationToken) 
     summary
 }
 
+/// Starts the run in the store; `None` (logged) if the store refuses, and results then go
+/// unrecorded rather than unreported.
+async fn begin_stored_run(plan: &RunPlan, network: &NetworkContext) -> Option<RunId> {
+    let suite = plan
+        .suites
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let network_type = match network.kind {
+        NetworkKind::Wifi => NetworkType::Wifi,
+        NetworkKind::Cellular => NetworkType::Mobile,
+        NetworkKind::Ethernet => NetworkType::Wired,
+        NetworkKind::Offline | NetworkKind::Vpn | NetworkKind::Unknown => NetworkType::Unknown,
+    };
+    let new_run = NewRun::new(&suite, &plan.urlgetter.network, network_type);
+    let store = plan.store.clone();
+    match blocking(move || store.begin_run(&new_run).map_err(EngineError::from)).await {
+        Ok(run) => Some(run),
+        Err(error) => {
+            tracing::error!("cannot start the run in the store; results go unrecorded: {error}");
+            None
+        }
+    }
+}
+
 /// Measures every URL, `parallelism` at a time, until done, cancelled or over budget. The
 /// budget is checked before each URL starts; URLs already in flight finish (each is bounded by
 /// its body cap). On cancellation every URL in flight is dropped at once.
+/// Each result is recorded in `stored_run` before the tracker (and so the listener) hears of
+/// it.
 async fn run_web(
     plan: &RunPlan,
     network: &NetworkContext,
+    stored_run: Option<RunId>,
     tracker: &Tracker,
     token: &CancellationToken,
     test_start_time: OffsetDateTime,
@@ -226,10 +279,17 @@ async fn run_web(
                 return Some(Stop::Cancelled);
             }
             joined = tasks.join_next() => match joined {
-                Some(Ok((_, Ok(result)))) => tracker.record(web_result(result, network)),
-                Some(Ok((url, Err(error)))) => {
-                    // URLs are checked before the run starts, so this is not expected.
-                    tracing::error!("cannot measure {url}: {error}");
+                Some(Ok((_, Ok(result)))) => {
+                    let (target, measurement) = web_result(result, network);
+                    if let Some(run) = stored_run {
+                        history::record(&plan.store, run, measurement, &target).await;
+                    }
+                    tracker.record(target);
+                }
+                Some(Ok((_, Err(_)))) => {
+                    // URLs are checked before the run starts, so this is not expected. The
+                    // error names the URL, which stays out of logs.
+                    tracing::error!("a target could not be measured");
                 }
                 Some(Err(error)) => {
                     // A bug in one measurement must not take the run down: skip the target.
@@ -242,7 +302,7 @@ async fn run_web(
     stop
 }
 
-fn web_result(result: UrlGetterResult, network: &NetworkContext) -> TargetResult {
+fn web_result(result: UrlGetterResult, network: &NetworkContext) -> (TargetResult, Measurement) {
     let UrlGetterResult {
         mut measurement,
         summary,
@@ -255,7 +315,7 @@ fn web_result(result: UrlGetterResult, network: &NetworkContext) -> TargetResult
         tracing::error!("cannot encode a measurement: {error}");
         String::new()
     });
-    TargetResult {
+    let target = TargetResult {
         suite: Suite::Web,
         target: summary.url.clone(),
         verdict: if summary.failure.is_none() {
@@ -271,5 +331,6 @@ fn web_result(result: UrlGetterResult, network: &NetworkContext) -> TargetResult
         explanation: explain_web(&summary),
         measurement_id: measurement.id.clone().unwrap_or_default(),
         measurement_json,
-    }
+    };
+    (target, measurement)
 }

@@ -364,17 +364,224 @@ fn wipe_empties_the_data_directory() {
 }
 
 #[test]
-fn store_backed_calls_say_they_are_unavailable() {
+fn a_background_cycle_without_a_collector_uploads_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine_with(&dir, |_| {});
-    let error = runtime::runtime()
+    let engine = engine_with(&dir, |c| c.consent.upload_allowed = true);
+    let summary = runtime::runtime()
         .block_on(engine.background_cycle(BackgroundRequest {
             time_budget: Duration::from_secs(30),
             network: NetworkContext::default(),
         }))
-        .unwrap_err();
-    assert!(matches!(error, EngineError::Unavailable(_)));
-    assert!(error
-        .to_string()
-        .contains("not in this version of Kuzet yet"));
+        .unwrap();
+    assert_eq!(summary.uploaded, 0);
+    assert_eq!(summary.upload_failures, 0);
+    assert_eq!(summary.pending, 0);
+    assert!(!summary.connectivity_checked);
+    assert_eq!(summary.next_run_in, DEFAULT_BACKGROUND_INTERVAL);
+}
+
+/// A listener that checks, as each result lands, that the store already has it.
+struct StoreChecker {
+    engine: Engine,
+    seen_in_store: Mutex<Vec<bool>>,
+}
+
+impl RunListener for StoreChecker {
+    fn on_phase(&self, _: RunPhase) {}
+    fn on_target_result(&self, result: &TargetResult) {
+        let stored = self
+            .engine
+            .result_detail(&result.measurement_id)
+            .is_ok_and(|d| d.record.target == result.target);
+        self.seen_in_store.lock().unwrap().push(stored);
+    }
+    fn on_progress(&self, _: &RunProgress) {}
+    fn on_finished(&self, _: &RunSummary) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_result_is_stored_before_the_listener_hears_of_it() {
+    let server = WebServer::http(Routes::new().page("/", 200, "home")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| c.parallelism = 1);
+    let checker = Arc::new(StoreChecker {
+        engine: engine.clone(),
+        seen_in_store: Mutex::new(Vec::new()),
+    });
+    let urls = vec![server.url("http", "/"), server.url("http", "/")];
+    let summary = engine.run(web(urls), checker.clone()).await.unwrap();
+    assert_eq!(summary.results.len(), 2);
+    assert_eq!(*checker.seen_in_store.lock().unwrap(), vec![true, true]);
+    let store = engine.store().unwrap();
+    let runs = store.runs(10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].run.suite, "web");
+    assert!(runs[0].run.finished_at_ms.is_some(), "the run is finished");
+    assert_eq!(runs[0].results, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_pages_newest_first_with_details() {
+    let server = WebServer::http(
+        Routes::new()
+            .page("/a", 200, "a")
+            .page("/b", 200, "b")
+            .page("/c", 200, "c"),
+    )
+    .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| c.parallelism = 1);
+    assert_eq!(engine.results_history(0, 10).unwrap().items, vec![]);
+
+    let first = engine
+        .run(
+            web(vec![server.url("http", "/a"), server.url("http", "/b")]),
+            Arc::new(NoListener),
+        )
+        .await
+        .unwrap();
+    let second = engine
+        .run(
+            web(vec![
+                server.url("http", "/c"),
+                format!("http://127.0.0.1:{port}/"),
+            ]),
+            Arc::new(NoListener),
+        )
+        .await
+        .unwrap();
+
+    let page = engine.results_history(0, 3).unwrap();
+    let ids: Vec<&str> = page
+        .items
+        .iter()
+        .map(|r| r.measurement_id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            second.results[1].measurement_id.as_str(),
+            second.results[0].measurement_id.as_str(),
+            first.results[1].measurement_id.as_str(),
+        ]
+    );
+    assert_eq!(page.next_offset, Some(3));
+    let last = engine.results_history(3, 3).unwrap();
+    assert_eq!(last.items.len(), 1);
+    assert_eq!(
+        last.items[0].measurement_id,
+        first.results[0].measurement_id
+    );
+    assert_eq!(last.next_offset, None);
+    assert!(engine.results_history(0, 0).is_err());
+
+    assert_eq!(page.items[0].verdict, crate::store::VerdictKind::Anomaly);
+    assert_eq!(page.items[1].verdict, crate::store::VerdictKind::Ok);
+
+    let failed = &second.results[1];
+    let detail = engine.result_detail(&failed.measurement_id).unwrap();
+    assert_eq!(detail.explanation, failed.explanation);
+    assert_eq!(detail.record.failure.as_deref(), Some("connection_refused"));
+    let json: serde_json::Value =
+        serde_json::from_str(detail.measurement_json.as_deref().unwrap()).unwrap();
+    assert_eq!(json["id"], failed.measurement_id.as_str());
+    assert!(matches!(
+        engine.result_detail("no-such-id"),
+        Err(EngineError::InvalidInput(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_uploads_and_monthly_data_follow_the_runs() {
+    let server = WebServer::http(Routes::new().page("/", 200, "home")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| c.budgets.monthly_bytes = 1234);
+    let empty = engine.data_used_this_month().unwrap();
+    assert_eq!(empty.bytes_used, 0);
+    assert_eq!(empty.monthly_budget, 1234);
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        empty.month,
+        format!("{:04}-{:02}", now.year(), u8::from(now.month()))
+    );
+    assert!(engine.pending_uploads().unwrap().is_empty());
+
+    let summary = engine
+        .run(web(vec![server.url("http", "/")]), Arc::new(NoListener))
+        .await
+        .unwrap();
+    let pending = engine.pending_uploads().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].measurement_id, summary.results[0].measurement_id);
+    // The network is unknown (AS0/ZZ), so the measurement is held, not sent.
+    assert_eq!(pending[0].state, crate::store::DeliveryState::Held);
+    assert!(pending[0].last_error.is_none());
+
+    let used = engine.data_used_this_month().unwrap();
+    assert!(summary.bytes_used > 0);
+    assert_eq!(used.bytes_used, summary.bytes_used);
+}
+
+#[test]
+fn the_connectivity_timeline_reads_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |_| {});
+    assert!(engine
+        .connectivity_timeline(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .is_empty());
+    let store = engine.store().unwrap();
+    let now = store.now_ms();
+    for (at, status) in [(now - 2_000, "online"), (now - 1_000, "unreachable")] {
+        store
+            .append_transition(&crate::store::NewTransition {
+                at_ms: Some(at),
+                status: status.to_string(),
+                network_type: crate::store::NetworkType::Wifi,
+                probe_asn: None,
+                probe_cc: None,
+                evidence: serde_json::json!({}),
+            })
+            .unwrap();
+    }
+    let all = engine
+        .connectivity_timeline(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let statuses: Vec<&str> = all.iter().map(|t| t.status.as_str()).collect();
+    assert_eq!(statuses, vec!["online", "unreachable"]);
+    let since = std::time::SystemTime::UNIX_EPOCH
+        + Duration::from_millis(u64::try_from(now - 1_500).unwrap());
+    let recent = engine.connectivity_timeline(since).unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].status, "unreachable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wipe_empties_the_store_and_it_works_again_afterwards() {
+    let server = WebServer::http(Routes::new().page("/", 200, "home")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |_| {});
+    engine
+        .run(web(vec![server.url("http", "/")]), Arc::new(NoListener))
+        .await
+        .unwrap();
+    assert_eq!(engine.results_history(0, 10).unwrap().items.len(), 1);
+    let wiper = engine.clone();
+    tokio::task::spawn_blocking(move || wiper.wipe())
+        .await
+        .unwrap()
+        .unwrap();
+    let data = engine.config().data_dir.clone();
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+    assert!(engine.results_history(0, 10).unwrap().items.is_empty());
+    assert!(engine.pending_uploads().unwrap().is_empty());
+    assert_eq!(engine.data_used_this_month().unwrap().bytes_used, 0);
+    engine
+        .run(web(vec![server.url("http", "/")]), Arc::new(NoListener))
+        .await
+        .unwrap();
+    assert_eq!(engine.results_history(0, 10).unwrap().items.len(), 1);
 }

@@ -1,0 +1,164 @@
+//! The engine's background cycle against the real collector (`kuzet-server --collector`):
+//! measurements recorded by a run are uploaded, through Kuzet's own uploader or the
+//! platform's.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kuzet_core::engine::{
+    parse_service_url, BackgroundRequest, Engine, EngineConfig, NetworkContext, NoListener,
+    RunRequest, Suite, DEFAULT_BACKGROUND_INTERVAL,
+};
+use kuzet_core::report::{ProbeNetwork, Software};
+use kuzet_core::store::DeliveryState;
+use kuzet_core::upload::{HttpUploader, UploadPolicy, UploadRequest, UploadResult, Uploader};
+use kuzet_e2e::fixtures::collector_server::CollectorServer;
+use kuzet_e2e::fixtures::web::{Routes, WebServer};
+
+fn engine(dir: &tempfile::TempDir, collector: &str) -> Engine {
+    let mut config = EngineConfig::new(
+        dir.path().join("kuzet"),
+        Software {
+            name: "kuzet-tests".to_string(),
+            version: "1.0".to_string(),
+        },
+    );
+    config.collector_url = Some(parse_service_url("collector URL", collector).unwrap());
+    config.consent.upload_allowed = true;
+    config.probe_network = ProbeNetwork {
+        probe_asn: "AS64500".to_string(),
+        probe_cc: "IT".to_string(),
+        ..ProbeNetwork::default()
+    };
+    Engine::new(config).unwrap()
+}
+
+fn request() -> BackgroundRequest {
+    request_within(Duration::from_secs(30))
+}
+
+fn request_within(time_budget: Duration) -> BackgroundRequest {
+    BackgroundRequest {
+        time_budget,
+        network: NetworkContext::default(),
+    }
+}
+
+async fn start_collector(dir: &tempfile::TempDir) -> CollectorServer {
+    let path = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || CollectorServer::start(&path))
+        .await
+        .unwrap()
+}
+
+async fn measure_twice(engine: &Engine, site: &WebServer) {
+    let summary = engine
+        .run(
+            RunRequest {
+                suites: vec![Suite::Web],
+                web_urls: vec![site.url("http", "/"), site.url("http", "/")],
+                byte_budget: None,
+            },
+            Arc::new(NoListener),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.results.len(), 2);
+    let pending = engine.pending_uploads().unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(pending.iter().all(|p| p.state == DeliveryState::Pending));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_cycle_uploads_the_outbox_to_the_collector() {
+    let collector_dir = tempfile::tempdir().unwrap();
+    let collector = start_collector(&collector_dir).await;
+    let site = WebServer::http(Routes::new().page("/", 200, "home")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(&dir, &collector.url());
+    measure_twice(&engine, &site).await;
+
+    let summary = engine.background_cycle(request()).await.unwrap();
+    assert_eq!(summary.uploaded, 2);
+    assert_eq!(summary.upload_failures, 0);
+    assert_eq!(summary.pending, 0);
+    assert_eq!(summary.next_run_in, DEFAULT_BACKGROUND_INTERVAL);
+    assert!(engine.pending_uploads().unwrap().is_empty());
+    let history = engine.results_history(0, 10).unwrap();
+    assert!(history
+        .items
+        .iter()
+        .all(|r| r.delivery == Some(DeliveryState::Delivered)));
+
+    let again = engine.background_cycle(request()).await.unwrap();
+    assert_eq!((again.uploaded, again.pending), (0, 0));
+}
+
+/// A platform uploader stand-in: counts requests and checks they are plain, then sends them
+/// with Kuzet's own client.
+struct CountingUploader {
+    inner: HttpUploader,
+    calls: AtomicUsize,
+}
+
+impl Uploader for CountingUploader {
+    fn upload(&self, request: UploadRequest) -> UploadResult {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        assert!(
+            request
+                .headers
+                .iter()
+                .all(|(name, _)| name.eq_ignore_ascii_case("content-type")),
+            "{:?}",
+            request.headers
+        );
+        self.inner.upload(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_uploader_is_used_when_set_and_failures_stay_pending() {
+    let collector_dir = tempfile::tempdir().unwrap();
+    let collector = start_collector(&collector_dir).await;
+    let site = WebServer::http(Routes::new().page("/", 200, "home")).await;
+
+    // A collector that is not there: the attempt fails and the items stay pending.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let offline = engine(&dir, &format!("http://127.0.0.1:{port}/"));
+    measure_twice(&offline, &site).await;
+    let summary = offline
+        .background_cycle(request_within(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(summary.uploaded, 0);
+    assert!(summary.upload_failures > 0);
+    assert_eq!(summary.pending, 2);
+    assert!(summary.next_run_in < DEFAULT_BACKGROUND_INTERVAL);
+    let pending = offline.pending_uploads().unwrap();
+    assert!(
+        pending.iter().any(|p| p.last_error.is_some()),
+        "{pending:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(&dir, &collector.url());
+    let uploader = Arc::new(CountingUploader {
+        inner: HttpUploader::new(
+            &kuzet_core::net::trust::TrustAnchors::bundled(),
+            &UploadPolicy::default(),
+        )
+        .unwrap(),
+        calls: AtomicUsize::new(0),
+    });
+    engine.set_uploader(Some(uploader.clone()));
+    measure_twice(&engine, &site).await;
+    let summary = engine.background_cycle(request()).await.unwrap();
+    assert_eq!(summary.uploaded, 2);
+    assert_eq!(summary.pending, 0);
+    // One request opens the report, one per measurement submits it.
+    assert!(uploader.calls.load(Ordering::SeqCst) >= 2);
+}
