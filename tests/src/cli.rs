@@ -8,11 +8,10 @@
 //! `CARGO_TARGET_DIR`).
 
 use std::ffi::OsStr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::build::workspace_bin;
 pub use crate::build::workspace_root;
@@ -111,44 +110,15 @@ where
             let _ = pipe.write_all(text.as_bytes());
         });
     }
-    // Read both pipes while waiting, so a chatty child never blocks on a full pipe.
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_string(&mut text);
-            }
-            text
-        })
-    };
-    let stdout = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("kuzet {args:?} did not finish within {RUN_TIMEOUT:?}");
-            }
-            Err(e) => panic!("cannot wait for kuzet: {e}"),
+    match crate::wait::wait_with_output(child, RUN_TIMEOUT) {
+        Ok(output) => KuzetOutput {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        },
+        Err(crate::wait::WaitError::TimedOut { .. }) => {
+            panic!("kuzet {args:?} did not finish within {RUN_TIMEOUT:?}")
         }
-    };
-    KuzetOutput {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
+        Err(crate::wait::WaitError::Wait(e)) => panic!("cannot wait for kuzet: {e}"),
     }
 }

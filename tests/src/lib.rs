@@ -6,3 +6,4 @@ pub mod build;
 pub mod cli;
 pub mod fixtures;
 pub mod lab;
+pub mod wait;

@@ -4,13 +4,13 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A lab failure, with a message that says what to look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,51 +139,19 @@ pub fn output_within(mut command: Command, timeout: Duration) -> Result<Output, 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let shown = format!("{command:?}");
-    let mut child =
+    let child =
         spawn_bound(command).map_err(|e| LabError::new(format!("cannot run {shown}: {e}")))?;
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + timeout;
-    let status: ExitStatus = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let out = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
-                let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
-                return Err(LabError::new(format!(
-                    "{shown} did not finish within {timeout:?}\n--- stdout\n{out}\n--- stderr\n{err}"
-                )));
-            }
-            Err(e) => return Err(LabError::new(format!("cannot wait for {shown}: {e}"))),
+    match crate::wait::wait_with_output(child, timeout) {
+        Ok(output) => Ok(output),
+        Err(crate::wait::WaitError::TimedOut { stdout, stderr }) => Err(LabError::new(format!(
+            "{shown} did not finish within {timeout:?}\n--- stdout\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        ))),
+        Err(crate::wait::WaitError::Wait(e)) => {
+            Err(LabError::new(format!("cannot wait for {shown}: {e}")))
         }
-    };
-    Ok(Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
+    }
 }
 
 /// A binary of the workspace (see [`crate::build::workspace_bin`]).
