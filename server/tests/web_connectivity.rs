@@ -20,8 +20,8 @@ use std::time::Duration;
 use http::Method;
 use kuzet_core::experiment::web_connectivity::{
     measure_website, measure_websites, Blocking, DnsConsistency, DnsTamper, ProgressEvent,
-    RunLimits, SkipReason, TargetUrl, Timeouts, TlsBlock, Verdict, WebConnectivityConfig,
-    WebConnectivityResult,
+    RunLimits, SkipReason, StepTimeouts, TargetUrl, Timeouts, TlsBlock, Verdict,
+    WebConnectivityConfig, WebConnectivityResult,
 };
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::probe::dns::DnsTransport;
@@ -115,10 +115,12 @@ fn probe_config(
         },
         th_url,
         timeouts: Timeouts {
-            dns: Duration::from_secs(2),
-            connect: Duration::from_secs(2),
-            tls: Duration::from_secs(2),
-            http: Duration::from_secs(3),
+            steps: StepTimeouts {
+                dns: Duration::from_secs(2),
+                connect: Duration::from_secs(2),
+                tls: Duration::from_secs(2),
+                http: Duration::from_secs(3),
+            },
             th: Duration::from_secs(15),
             fetch: Duration::from_secs(10),
         },

@@ -89,7 +89,7 @@ pub fn plan(args: &RunWebArgs) -> Result<WebPlan, CliError> {
             .map(|spec| settings::resolver("--doh-resolver", spec))
             .transpose()?,
         th_url,
-        timeouts: web_timeouts(args),
+        timeouts: Timeouts::from_steps(settings::timeouts(args.timeout, args.dns_timeout)),
         trust: settings::trust(args.ca_file.as_ref())?,
         software: settings::software(),
         network: settings::network(&args.probe_cc, &args.probe_asn),
@@ -119,21 +119,6 @@ pub fn plan(args: &RunWebArgs) -> Result<WebPlan, CliError> {
             Some(args.store.dir()?)
         },
     })
-}
-
-/// The web experiment's timeouts: `--timeout` and `--dns-timeout` as for `measure`; the test
-/// helper call and the whole fetch keep their defaults, stretched when steps are longer.
-fn web_timeouts(args: &RunWebArgs) -> Timeouts {
-    let steps = settings::timeouts(args.timeout, args.dns_timeout);
-    let defaults = Timeouts::default();
-    Timeouts {
-        dns: steps.dns,
-        connect: steps.connect,
-        tls: steps.tls,
-        http: steps.http,
-        th: defaults.th.max(steps.http),
-        fetch: defaults.fetch.max(steps.http),
-    }
 }
 
 fn load_list(name: &str) -> Result<TestList, CliError> {

@@ -39,6 +39,8 @@ mod runner;
 pub mod verdict;
 pub mod x509;
 
+/// The per-step timeouts, shared with `urlgetter`.
+pub use crate::experiment::urlgetter::Timeouts as StepTimeouts;
 pub use analysis::{analyze, Analysis, ClassicKeys, DnsOutcome, Observations};
 pub use runner::{measure_websites, ProgressEvent, RunLimits, RunReport, SkipReason, UrlError};
 pub use verdict::{Blocking, DnsConsistency, DnsTamper, TcpBlock, TlsBlock, Verdict};
@@ -83,17 +85,12 @@ pub const DEFAULT_MAX_REDIRECTS: usize = 10;
 /// The default cap on endpoints (address and port pairs) measured per URL.
 pub const DEFAULT_MAX_ENDPOINTS: usize = 8;
 
-/// Timeouts of each step.
+/// Timeouts of web_connectivity: the per-step timeouts every fetch uses, plus the test helper
+/// call and the whole fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeouts {
-    /// One DNS lookup (4 s, as OONI).
-    pub dns: Duration,
-    /// One TCP connect (10 s).
-    pub connect: Duration,
-    /// One TLS handshake (10 s).
-    pub tls: Duration,
-    /// One HTTP round trip, body included (10 s).
-    pub http: Duration,
+    /// DNS, TCP connect, TLS handshake and HTTP round trip (4 s, then 10 s each, as OONI).
+    pub steps: StepTimeouts,
     /// The test helper call (30 s).
     pub th: Duration,
     /// The whole fetch, every redirect included (60 s); a fetch cut here records
@@ -101,16 +98,26 @@ pub struct Timeouts {
     pub fetch: Duration,
 }
 
+/// The default [`Timeouts::th`].
+pub const DEFAULT_TH_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default [`Timeouts::fetch`].
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Timeouts {
+    /// Given step timeouts, with the test helper and whole-fetch timeouts at their defaults,
+    /// stretched so neither is shorter than one HTTP round trip.
+    pub fn from_steps(steps: StepTimeouts) -> Self {
+        Timeouts {
+            th: DEFAULT_TH_TIMEOUT.max(steps.http),
+            fetch: DEFAULT_FETCH_TIMEOUT.max(steps.http),
+            steps,
+        }
+    }
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            dns: Duration::from_secs(4),
-            connect: Duration::from_secs(10),
-            tls: Duration::from_secs(10),
-            http: Duration::from_secs(10),
-            th: Duration::from_secs(30),
-            fetch: Duration::from_secs(60),
-        }
+        Timeouts::from_steps(StepTimeouts::default())
     }
 }
 
@@ -288,7 +295,7 @@ pub(crate) async fn measure_target(
         .to_string();
     let literal = host.parse::<IpAddr>().ok();
     let dns_options = DnsOptions {
-        timeout: config.timeouts.dns,
+        timeout: config.timeouts.steps.dns,
         trust: config.trust.clone(),
         ..DnsOptions::default()
     };
@@ -384,9 +391,9 @@ pub(crate) async fn measure_target(
                 let fetch_config = FetchConfig {
                     resolver: config.resolver.clone(),
                     dns: dns_options.clone(),
-                    connect_timeout: config.timeouts.connect,
-                    tls_timeout: config.timeouts.tls,
-                    http_timeout: config.timeouts.http,
+                    connect_timeout: config.timeouts.steps.connect,
+                    tls_timeout: config.timeouts.steps.tls,
+                    http_timeout: config.timeouts.steps.http,
                     body_cap: config.body_cap,
                     max_redirects: config.max_redirects,
                     trust: config.trust.clone(),
@@ -608,7 +615,7 @@ async fn measure_endpoints(
                     "depth=0".to_string(),
                 ],
             );
-            let (stream, tcp) = tcp_connect(&flow, addr, timeouts.connect).await;
+            let (stream, tcp) = tcp_connect(&flow, addr, timeouts.steps.connect).await;
             let mut outcome = EndpointOutcome {
                 addr,
                 primary,
@@ -627,7 +634,7 @@ async fn measure_endpoints(
                         alpn: vec!["h2".to_string(), "http/1.1".to_string()],
                         trust,
                         verify: true,
-                        timeout: timeouts.tls,
+                        timeout: timeouts.steps.tls,
                     };
                     let (result, handshake) = tls_handshake(&flow, stream, addr, &options).await;
                     outcome.failure = result.err();
