@@ -6,3 +6,4 @@ pub mod collector;
 pub mod endpoint;
 pub mod router;
 pub mod th;
+pub mod throughput;

@@ -34,6 +34,23 @@ struct Args {
     /// Where the collector stores measurements (an SQLite database is created there).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
+    /// Serve the throughput endpoint (TLS accepting any SNI, pinned key, `GET /bytes?n=N`) on
+    /// this address, e.g. 0.0.0.0:443. Without --th or --collector, `--listen` is not bound.
+    #[arg(long, value_name = "ADDR")]
+    throughput: Option<SocketAddr>,
+    /// The throughput endpoint's private key (PEM): created (mode 0600) if missing, reused if
+    /// present, so its pin stays the same. Without it a fresh key is made at each start.
+    #[arg(long, value_name = "PATH", requires = "throughput")]
+    throughput_key: Option<std::path::PathBuf>,
+    /// The most bytes one throughput request may ask for.
+    #[arg(long, value_name = "N", default_value_t = kuzet_server::throughput::DEFAULT_MAX_BYTES)]
+    throughput_max_bytes: u64,
+    /// The most throughput connections open at once (more are closed at once).
+    #[arg(long, value_name = "N", default_value_t = kuzet_server::throughput::DEFAULT_MAX_CONNECTIONS)]
+    throughput_max_conns: usize,
+    /// New throughput connections allowed per client address per minute (0: no limit, labs).
+    #[arg(long, value_name = "N", default_value_t = kuzet_server::throughput::DEFAULT_PER_CLIENT_PER_MINUTE)]
+    throughput_per_client_per_minute: u32,
 }
 
 #[tokio::main]
@@ -66,6 +83,19 @@ async fn main() -> ExitCode {
             }
         }
     }
+    // The throughput task serves on its own; dropping its handle does not stop it.
+    let throughput = match args.throughput {
+        Some(addr) => match start_throughput(&args, addr).await {
+            Ok(task) => Some(task),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    if let (Some(task), true) = (throughput, endpoints.is_empty()) {
+        // Only the throughput endpoint: `--listen` is not bound.
+        let _ = task.await;
+        return ExitCode::SUCCESS;
+    }
     let router = Router::new(endpoints);
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
@@ -83,6 +113,35 @@ async fn main() -> ExitCode {
     }
     router.serve(listener).await;
     ExitCode::SUCCESS
+}
+
+/// Starts the throughput endpoint from the `--throughput*` flags: prints its pin and address on
+/// standard error and serves it in a task.
+async fn start_throughput(
+    args: &Args,
+    addr: SocketAddr,
+) -> Result<tokio::task::JoinHandle<()>, ExitCode> {
+    use kuzet_server::throughput::{ThroughputConfig, ThroughputServer};
+    let config = ThroughputConfig {
+        max_bytes: args.throughput_max_bytes,
+        max_connections: args.throughput_max_conns,
+        per_client_per_minute: args.throughput_per_client_per_minute,
+        ..ThroughputConfig::default()
+    };
+    let server = ThroughputServer::new(config, args.throughput_key.as_deref()).map_err(|e| {
+        eprintln!("kuzet-server: error: {e}");
+        ExitCode::from(1)
+    })?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        eprintln!("kuzet-server: error: cannot listen on {addr} (throughput): {e}");
+        ExitCode::from(1)
+    })?;
+    eprintln!("kuzet-server: throughput pin {}", server.pin());
+    match listener.local_addr() {
+        Ok(local) => eprintln!("kuzet-server: throughput listening on {local}"),
+        Err(_) => eprintln!("kuzet-server: throughput listening"),
+    }
+    Ok(tokio::spawn(server.serve(listener)))
 }
 
 /// The test helper configured from the `--th-*` flags.

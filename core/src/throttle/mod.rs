@@ -10,4 +10,4 @@ pub mod decision;
 pub mod trial;
 
 pub use decision::{decide, Decision, DecisionRules, ThrottlingVerdict};
-pub use trial::{analyse_trial, TrialMetrics, TrialSample, TrialTransfer};
+pub use trial::{analyse_trial, analyse_trial_with_gap, TrialMetrics, TrialSample, TrialTransfer};

@@ -70,8 +70,14 @@ impl TrialMetrics {
     }
 }
 
-/// Computes a trial's metrics.
+/// Computes a trial's metrics, with the default stall gap ([`STALL_GAP_SECONDS`]).
 pub fn analyse_trial(transfer: &TrialTransfer) -> TrialMetrics {
+    analyse_trial_with_gap(transfer, STALL_GAP_SECONDS)
+}
+
+/// Computes a trial's metrics; no progress for `stall_gap_seconds` (after
+/// [`STALL_MIN_BYTES`]) counts as a stall.
+pub fn analyse_trial_with_gap(transfer: &TrialTransfer, stall_gap_seconds: f64) -> TrialMetrics {
     let samples = &transfer.samples;
     let last = samples
         .last()
@@ -101,7 +107,7 @@ pub fn analyse_trial(transfer: &TrialTransfer) -> TrialMetrics {
         } else {
             let gap = sample.t - progress_at;
             longest_gap_seconds = longest_gap_seconds.max(gap);
-            if gap >= STALL_GAP_SECONDS && progress_bytes >= STALL_MIN_BYTES {
+            if gap >= stall_gap_seconds && progress_bytes >= STALL_MIN_BYTES {
                 stalled = true;
             }
         }

@@ -1,0 +1,287 @@
+//! The schedule of one SNI target: pairs of trials in ABBA order (T C, C T, T C, C T, ...),
+//! four pairs, four more when [`decide`] finds the first round ambiguous, each pair started only
+//! if its reserved bytes fit the target's budget.
+
+use std::time::Instant;
+
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::MeasurementClock;
+use crate::experiment::throttling::measurement::{sni_measurement, SniRun};
+use crate::experiment::throttling::trial::{run_trial, Arm, TrialRecord, TrialSpec};
+use crate::experiment::throttling::{
+    Evidence, Method, TargetResult, ThrottlingConfig, ThrottlingError, ThrottlingProgress,
+};
+use crate::throttle::{decide, Decision, DecisionRules, ThrottlingVerdict, TrialMetrics};
+
+/// The bytes reserved for one trial: its body and the overhead cap.
+pub fn trial_reserve(config: &ThrottlingConfig) -> u64 {
+    config
+        .trial_bytes
+        .saturating_add(super::trial::TRIAL_OVERHEAD_BYTES)
+}
+
+/// The arms of pair `index` (0-based) in ABBA order: even pairs target first, odd control first.
+pub fn pair_order(index: usize) -> [Arm; 2] {
+    if index.is_multiple_of(2) {
+        [Arm::Target, Arm::Control]
+    } else {
+        [Arm::Control, Arm::Target]
+    }
+}
+
+/// Measures one SNI target. `Ok(None)` when `budget` cannot hold even one pair. Errors are
+/// the run's (wrong pin, unusable server), not the target's.
+pub async fn measure_sni_target(
+    config: &ThrottlingConfig,
+    sni: &str,
+    budget: u64,
+    test_start: OffsetDateTime,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(ThrottlingProgress) + Send + Sync),
+) -> Result<Option<TargetResult>, ThrottlingError> {
+    let pair_reserve = 2 * trial_reserve(config);
+    if budget < pair_reserve {
+        return Ok(None);
+    }
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let clock = MeasurementClock::start();
+    let rules = &config.rules;
+    let mut records: Vec<TrialRecord> = Vec::new();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    let mut planned = rules.first_round_pairs;
+    let mut evidence = Evidence {
+        pairs: 0,
+        escalated: false,
+        bytes_used: 0,
+        budget_bytes: budget,
+        budget_stopped: false,
+        blocked: None,
+        intercepted: false,
+        cancelled: false,
+    };
+
+    let verdict = 'schedule: loop {
+        while pairs.len() < planned {
+            if evidence.bytes_used + pair_reserve > budget {
+                evidence.budget_stopped = true;
+                break;
+            }
+            let pair_index = pairs.len();
+            let mut pair = [0usize; 2];
+            for (slot, arm) in pair_order(pair_index).into_iter().enumerate() {
+                let trial_number = records.len() + 1;
+                progress(ThrottlingProgress::Trial {
+                    target: sni.to_string(),
+                    trial: trial_number,
+                    planned: planned * 2,
+                });
+                let spec = TrialSpec {
+                    server: config.server,
+                    pin: config.pin,
+                    sni: match arm {
+                        Arm::Target => sni.to_string(),
+                        Arm::Control => config.control_sni.clone(),
+                    },
+                    arm,
+                    bytes: config.trial_bytes,
+                    connect_timeout: config.connect_timeout,
+                    handshake_timeout: config.handshake_timeout,
+                    transfer_timeout: config.trial_timeout,
+                    stall_gap: config.stall_gap,
+                    tags: vec![
+                        format!("trial={trial_number}"),
+                        format!("pair={}", pair_index + 1),
+                        format!("arm={}", arm.as_str()),
+                    ],
+                };
+                let Some(record) = run_trial(&clock, &spec, cancel).await else {
+                    evidence.cancelled = true;
+                    break 'schedule ThrottlingVerdict::Inconclusive {
+                        why: "cancelled".to_string(),
+                    };
+                };
+                evidence.bytes_used += record.bytes_received;
+                if arm == Arm::Control && record.pin_mismatch {
+                    let presented = record
+                        .presented_pin
+                        .map(|pin| pin.to_string())
+                        .unwrap_or_else(|| "an unreadable certificate".to_string());
+                    return Err(ThrottlingError::PinMismatch {
+                        expected: config.pin.to_string(),
+                        presented,
+                    });
+                }
+                pair[slot] = records.len();
+                records.push(record);
+            }
+            // Keep (target, control) order in the pair.
+            let (a, b) = (pair[0], pair[1]);
+            pairs.push(if records[a].arm == Arm::Target {
+                (a, b)
+            } else {
+                (b, a)
+            });
+        }
+        evidence.pairs = pairs.len();
+
+        let controls: Vec<&TrialRecord> = pairs.iter().map(|(_, c)| &records[*c]).collect();
+        let targets: Vec<&TrialRecord> = pairs.iter().map(|(t, _)| &records[*t]).collect();
+        if !controls.is_empty() && controls.iter().all(|c| c.failed_before_data()) {
+            let failure = controls
+                .last()
+                .and_then(|c| c.failure.as_ref())
+                .map(|f| f.as_str().into_owned())
+                .unwrap_or_else(|| "unknown".to_string());
+            return Err(ThrottlingError::ServerUnreachable { failure });
+        }
+        if let Some(verdict) = blocked_or_intercepted(&targets, &controls, &mut evidence) {
+            break verdict;
+        }
+        let metrics: Vec<(TrialMetrics, TrialMetrics)> = pairs
+            .iter()
+            .map(|(t, c)| (records[*t].metrics.clone(), records[*c].metrics.clone()))
+            .collect();
+        match decide(&metrics, rules) {
+            Decision::Final(verdict) => break verdict,
+            Decision::MorePairs(_) if evidence.budget_stopped || evidence.escalated => {
+                break undecided(&metrics, rules);
+            }
+            Decision::MorePairs(more) => {
+                let needed = more as u64 * pair_reserve;
+                if evidence.bytes_used + needed > budget {
+                    evidence.budget_stopped = true;
+                    break undecided(&metrics, rules);
+                }
+                evidence.escalated = true;
+                planned += more;
+            }
+        }
+    };
+    evidence.pairs = pairs.len();
+    let measurement = sni_measurement(&SniRun {
+        config,
+        target: sni,
+        records: &records,
+        pairs: &pairs,
+        verdict: &verdict,
+        evidence: &evidence,
+        test_start,
+        started_at,
+        runtime: started.elapsed(),
+    });
+    Ok(Some(TargetResult {
+        input: sni.to_string(),
+        method: Method::SniSwap,
+        verdict,
+        evidence,
+        measurement,
+    }))
+}
+
+/// A target whose trials mostly failed before any data while the control's did not is blocked
+/// (or, when it presented another key, intercepted): not a throttling question.
+pub(crate) fn blocked_or_intercepted(
+    targets: &[&TrialRecord],
+    controls: &[&TrialRecord],
+    evidence: &mut Evidence,
+) -> Option<ThrottlingVerdict> {
+    let n = targets.len();
+    if n == 0 {
+        return None;
+    }
+    let intercepted = targets.iter().filter(|t| t.pin_mismatch).count();
+    if intercepted > 0 {
+        evidence.intercepted = true;
+        return Some(ThrottlingVerdict::Inconclusive {
+            why: format!(
+                "intercepted: the target's handshake presented another key than the server's in \
+                 {intercepted} of {n} trials"
+            ),
+        });
+    }
+    let failed: Vec<&&TrialRecord> = targets.iter().filter(|t| t.failed_before_data()).collect();
+    let controls_ok = controls.iter().filter(|c| !c.failed_before_data()).count();
+    if failed.len() * 4 >= n * 3 && controls_ok * 4 >= controls.len() * 3 {
+        let failure = failed
+            .iter()
+            .filter_map(|t| t.failure.as_ref())
+            .map(|f| f.as_str().into_owned())
+            .next_back()
+            .unwrap_or_else(|| "unknown".to_string());
+        let step = failed
+            .last()
+            .and_then(|t| t.failed_step)
+            .map(|s| s.as_str())
+            .unwrap_or("tls_handshake");
+        evidence.blocked = Some(failure.clone());
+        return Some(ThrottlingVerdict::Inconclusive {
+            why: format!(
+                "blocked: the target's {step} failed ({failure}) in {} of {n} trials while the \
+                 control's succeeded",
+                failed.len()
+            ),
+        });
+    }
+    None
+}
+
+/// The verdict when the decision asks for more pairs than the budget allows: suspected when
+/// the target was clearly slower, else inconclusive.
+pub(crate) fn undecided(
+    pairs: &[(TrialMetrics, TrialMetrics)],
+    rules: &DecisionRules,
+) -> ThrottlingVerdict {
+    let mut ratios: Vec<f64> = pairs
+        .iter()
+        .filter_map(|(t, c)| Some((t.effective_bps()?, c.effective_bps()?)))
+        .filter(|(t, c)| *t > 0.0 && *c > 0.0)
+        .map(|(t, c)| (t / c).ln())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let median_ratio = match ratios.len() {
+        0 => None,
+        n if n.is_multiple_of(2) => Some(((ratios[n / 2 - 1] + ratios[n / 2]) / 2.0).exp()),
+        n => Some(ratios[n / 2].exp()),
+    };
+    match median_ratio {
+        Some(median_ratio) if median_ratio <= rules.suspicious_ratio => {
+            ThrottlingVerdict::Suspected { median_ratio }
+        }
+        Some(median_ratio) => ThrottlingVerdict::Inconclusive {
+            why: format!(
+                "ambiguous after {} pairs (median ratio {median_ratio:.2}) and the data budget \
+                 allows no more",
+                pairs.len()
+            ),
+        },
+        None => ThrottlingVerdict::Inconclusive {
+            why: "no pair had a rate on both sides".to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_follow_abba() {
+        let order: Vec<Arm> = (0..4).flat_map(pair_order).collect();
+        use Arm::{Control as C, Target as T};
+        assert_eq!(order, vec![T, C, C, T, T, C, C, T]);
+    }
+
+    #[test]
+    fn an_escalated_target_fits_the_default_budget() {
+        let config = crate::experiment::throttling::ThrottlingConfig::new(
+            "127.0.0.1:1".parse().unwrap(),
+            crate::experiment::throttling::SpkiPin::of_spki(b"k"),
+            vec!["a.example".to_string()],
+        );
+        let escalated = config.rules.escalated_pairs as u64 * 2 * trial_reserve(&config);
+        assert!(escalated <= config.target_budget, "{escalated}");
+    }
+}
