@@ -48,6 +48,8 @@ pub enum Command {
     Wipe(crate::commands::wipe::WipeArgs),
     /// Recover a damaged store: keep the file aside, salvage what is readable, start anew.
     Recover(crate::commands::recover::RecoverArgs),
+    /// Keep checking connectivity and print each status transition (recorded and queued).
+    Watch(crate::commands::watch::WatchArgs),
 }
 
 /// Arguments of `kuzet run`.
@@ -64,6 +66,88 @@ pub enum Suite {
     /// Web connectivity: every URL of a test list, compared with a test helper's view, with a
     /// verdict per URL (ok, site down, DNS/TCP/TLS blocking, interception, blockpage).
     Web(RunWebArgs),
+    /// Throttling: is each name slowed down on this network? Target and control names against
+    /// a Kuzet throughput server (and real sites against baselines with --passive).
+    Throttling(RunThrottlingArgs),
+    /// Connectivity: is this device's network up, cut (fully or internationally), whitelisted
+    /// or behind a portal? Prints the status, why, and the evidence per anchor.
+    Connectivity(crate::commands::run_connectivity::RunConnectivityArgs),
+}
+
+/// Arguments of `kuzet run throttling`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Without --targets, tests www.azattyq.org, rus.azattyq.org and www.currenttime.tv. There is no \
+public Kuzet throughput server yet: --server and --pin are needed for SNI targets (kuzet-server \
+--throughput ADDR prints its pin). --passive URL=BASELINE_URL compares a real site with a \
+baseline on comparable infrastructure and needs no server.
+
+Exit status: 0 when the test ran (whatever the verdicts), 1 when it could not run (server \
+unreachable, wrong pin), 2 for bad arguments (nothing is measured).")]
+pub struct RunThrottlingArgs {
+    /// The Kuzet throughput server, HOST:PORT (looked up once, before any timing).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+
+    /// The server's pinned key, sha256/BASE64.
+    #[arg(long, value_name = "sha256/KEY")]
+    pub pin: Option<String>,
+
+    /// The names (SNIs) to test, comma-separated.
+    #[arg(long, value_name = "SNI,...", value_delimiter = ',')]
+    pub targets: Vec<String>,
+
+    /// The control name [default: a random name under kuzet-control.invalid].
+    #[arg(long, value_name = "SNI")]
+    pub control: Option<String>,
+
+    /// Also compare a real site with a baseline URL (https). May be repeated.
+    #[arg(long = "passive", value_name = "URL=BASELINE_URL")]
+    pub passive: Vec<String>,
+
+    /// Also trust the CA certificates in this PEM file (passive fetches in labs).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// The resolver for passive fetches.
+    #[arg(long, value_name = "SPEC", default_value = "system")]
+    pub resolver: String,
+
+    /// The run's data budget in MB (each target also stops at 2.5 MB) [default: 12.5].
+    #[arg(long = "budget-mb", value_name = "MB", value_parser = parse_budget_mb)]
+    pub budget_mb: Option<f64>,
+
+    /// The probe's country (ISO 3166 alpha-2, e.g. KZ); ZZ means unknown.
+    #[arg(long = "probe-cc", value_name = "CC", default_value = "ZZ", value_parser = parse_probe_cc)]
+    pub probe_cc: String,
+
+    /// The probe's network (e.g. AS9198); AS0 means unknown.
+    #[arg(long = "probe-asn", value_name = "ASN", default_value = "AS0", value_parser = parse_probe_asn)]
+    pub probe_asn: String,
+
+    /// Print one OONI measurement per line (JSON) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Where results and measurements are kept.
+    #[command(flatten)]
+    pub store: crate::commands::store_open::StoreArgs,
+
+    /// Keep nothing: the measurements are printed only, never stored nor queued for upload.
+    #[arg(long = "no-store")]
+    pub no_store: bool,
+}
+
+/// Parses a data budget in MB: more than 0, at most 1000.
+pub fn parse_budget_mb(text: &str) -> Result<f64, String> {
+    let mb: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of MB"))?;
+    if !mb.is_finite() || mb <= 0.0 || mb > 1000.0 {
+        return Err(format!("{text:?} must be more than 0 and at most 1000 MB"));
+    }
+    Ok(mb)
 }
 
 /// Arguments of `kuzet run web`.

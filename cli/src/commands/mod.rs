@@ -4,9 +4,12 @@ pub mod measure;
 pub mod queue;
 pub mod recover;
 pub mod results;
+pub mod run_connectivity;
+pub mod run_throttling;
 pub mod run_web;
 pub mod store_open;
 pub mod upload;
+pub mod watch;
 pub mod wipe;
 
 use crate::args::{Command, Suite};
@@ -18,11 +21,14 @@ pub async fn run(command: Command) -> Result<(), CliError> {
         Command::Measure(args) => measure::execute(args).await,
         Command::Run(run) => match run.suite {
             Suite::Web(args) => run_web::execute(args).await,
+            Suite::Throttling(args) => run_throttling::execute(args).await,
+            Suite::Connectivity(args) => run_connectivity::execute(args).await,
         },
         Command::Results(args) => results::execute(args).await,
         Command::Queue(args) => queue::execute(args).await,
         Command::Upload(args) => upload::execute(args).await,
         Command::Wipe(args) => wipe::execute(args).await,
         Command::Recover(args) => recover::execute(args).await,
+        Command::Watch(args) => watch::execute(args).await,
     }
 }

@@ -303,6 +303,7 @@ mod tests {
         match crate::args::Cli::try_parse_from(argv).unwrap().command {
             crate::args::Command::Run(run) => match run.suite {
                 crate::args::Suite::Web(args) => args,
+                other => panic!("{other:?}"),
             },
             other => panic!("{other:?}"),
         }

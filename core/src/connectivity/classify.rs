@@ -54,6 +54,27 @@ impl ConnectivityStatus {
             ConnectivityStatus::ServiceBlock => "service_block",
         }
     }
+
+    /// Parses the snake_case name ([`ConnectivityStatus::as_str`]).
+    pub fn parse(text: &str) -> Option<ConnectivityStatus> {
+        Some(match text {
+            "ok" => ConnectivityStatus::Ok,
+            "local_device" => ConnectivityStatus::LocalDevice,
+            "local_link" => ConnectivityStatus::LocalLink,
+            "captive_or_injection" => ConnectivityStatus::CaptiveOrInjection,
+            "data_blackout" => ConnectivityStatus::DataBlackout,
+            "international_cut" => ConnectivityStatus::InternationalCut,
+            "whitelist_mode" => ConnectivityStatus::WhitelistMode,
+            "service_block" => ConnectivityStatus::ServiceBlock,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for ConnectivityStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Thresholds of the decision, as one policy.
@@ -166,8 +187,13 @@ pub fn classify(observation: &ConnectivityObservation, rules: &ClassifyRules) ->
         return done(ConnectivityStatus::CaptiveOrInjection, evidence);
     }
 
-    // 4. Nothing answers although the device is on a network.
-    if reachable == 0 {
+    // 4. Nothing answers although the device is on a network. A resolver that still answers
+    //    (operators often keep DNS up during a cut) does not make the hosts reachable.
+    let hosts_reachable = dom_ok + int_ok + svc_ok;
+    if reachable == 0 || (hosts_reachable == 0 && dom_n + int_n + svc_n > 0) {
+        if res_ok > 0 {
+            evidence.push("the local resolver still answered, but no host did".to_string());
+        }
         return done(ConnectivityStatus::DataBlackout, evidence);
     }
 
@@ -197,6 +223,23 @@ pub fn classify(observation: &ConnectivityObservation, rules: &ClassifyRules) ->
             "only these foreign hosts answered: {}",
             names.join(", ")
         ));
+        return done(ConnectivityStatus::WhitelistMode, evidence);
+    }
+
+    // 5b. Only a handful of hosts answer, domestic ones included: a whitelist that also
+    //     covers the domestic network (only approved services reachable).
+    let hosts_n = dom_n + int_n + svc_n;
+    if !domestic_up
+        && hosts_reachable > 0
+        && share_of(hosts_reachable, hosts_n) <= rules.whitelist_max_share
+    {
+        let names: Vec<&str> = observation
+            .anchors
+            .iter()
+            .filter(|a| a.group != AnchorGroup::LocalResolver && a.reachable())
+            .map(|a| a.name.as_str())
+            .collect();
+        evidence.push(format!("only these hosts answered: {}", names.join(", ")));
         return done(ConnectivityStatus::WhitelistMode, evidence);
     }
 
@@ -366,6 +409,62 @@ mod tests {
         let c = classify(&o, &ClassifyRules::default());
         assert_eq!(c.status, ConnectivityStatus::ServiceBlock);
         assert!(c.evidence.iter().any(|e| e.contains("connection_reset")));
+    }
+
+    #[test]
+    fn a_resolver_that_still_answers_does_not_hide_a_blackout() {
+        let o = observation(
+            |g, _| g == AnchorGroup::LocalResolver,
+            Failure::GenericTimeout,
+        );
+        let c = classify(&o, &ClassifyRules::default());
+        assert_eq!(c.status, ConnectivityStatus::DataBlackout);
+        assert!(c
+            .evidence
+            .iter()
+            .any(|e| e.contains("resolver still answered")));
+    }
+
+    #[test]
+    fn a_few_hosts_answering_with_domestic_mostly_down_is_whitelist_mode() {
+        let o = observation(
+            |g, i| match g {
+                AnchorGroup::LocalResolver => true,
+                AnchorGroup::Domestic => i == 0,
+                AnchorGroup::Service => i == 1,
+                AnchorGroup::International => false,
+            },
+            Failure::GenericTimeout,
+        );
+        let c = classify(&o, &ClassifyRules::default());
+        assert_eq!(c.status, ConnectivityStatus::WhitelistMode);
+        assert!(c.evidence.iter().any(|e| e.contains("Domestic-0")), "{c:?}");
+    }
+
+    #[test]
+    fn no_platform_path_is_the_local_link() {
+        let mut o = observation(|_, _| true, Failure::GenericTimeout);
+        o.platform.transport = Transport::None;
+        assert_eq!(status(&o), ConnectivityStatus::LocalLink);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for status in [
+            ConnectivityStatus::Ok,
+            ConnectivityStatus::LocalDevice,
+            ConnectivityStatus::LocalLink,
+            ConnectivityStatus::CaptiveOrInjection,
+            ConnectivityStatus::DataBlackout,
+            ConnectivityStatus::InternationalCut,
+            ConnectivityStatus::WhitelistMode,
+            ConnectivityStatus::ServiceBlock,
+        ] {
+            assert_eq!(ConnectivityStatus::parse(status.as_str()), Some(status));
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, status.as_str());
+        }
+        assert_eq!(ConnectivityStatus::parse("online"), None);
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! statuses describe what this device observed.
 
 pub mod classify;
+pub mod explain;
 pub mod observation;
 
 pub use classify::{classify, Classification, ClassifyRules, ConnectivityStatus};
+pub use explain::explain;
 pub use observation::{
     AnchorGroup, AnchorResult, CaptiveCheck, ConnectivityObservation, PlatformState, Transport,
 };

@@ -1,4 +1,6 @@
 //! Experiments: each measures one input with the primitives and emits one OONI measurement.
 
+pub mod connectivity;
+pub mod throttling;
 pub mod urlgetter;
 pub mod web_connectivity;

@@ -86,6 +86,26 @@ impl Store {
         })
     }
 
+    /// The latest transition (by time, then id), if any.
+    pub fn last_transition(&self) -> StoreResult<Option<Transition>> {
+        let at: Option<(i64, i64)> = self.read("reading the timeline", |conn| {
+            let mut statement = conn
+                .prepare("SELECT at_ms, id FROM timeline ORDER BY at_ms DESC, id DESC LIMIT 1")?;
+            let mut rows = statement.query([])?;
+            Ok(match rows.next()? {
+                Some(row) => Some((row.get(0)?, row.get(1)?)),
+                None => None,
+            })
+        })?;
+        let Some((at_ms, id)) = at else {
+            return Ok(None);
+        };
+        Ok(self
+            .transitions(Some(at_ms), usize::MAX)?
+            .into_iter()
+            .find(|t| t.id == id))
+    }
+
     /// Transitions at or after `since_ms` (all if `None`), oldest first, at most `limit`.
     pub fn transitions(&self, since_ms: Option<i64>, limit: usize) -> StoreResult<Vec<Transition>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
