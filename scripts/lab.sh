@@ -16,6 +16,12 @@
 #   scripts/lab.sh up web
 #   scripts/lab.sh kuzet web -- measure --ca-file "$LAB_CA_FILE" https://sni-drop.kuzet.test/
 #   scripts/lab.sh down web
+#
+# Throttling (tests/lab/scenarios/throttling.json; the state file also gives each throughput
+# server's address and pin, LAB_THROUGHPUT_<NAME> and LAB_THROUGHPUT_<NAME>_PIN):
+#   scripts/lab.sh up throttling && . /run/kuzet-lab/throttling.env
+#   scripts/lab.sh kuzet throttling -- run throttling --server "$LAB_THROUGHPUT_D" \
+#       --pin "$LAB_THROUGHPUT_D_PIN" --targets sni-capped.kuzet.test,free-sni.kuzet.test
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

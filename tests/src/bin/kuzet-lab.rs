@@ -139,6 +139,15 @@ fn list() -> Result<(), String> {
             let expect = serde_json::to_string(&truth.expect).map_err(|e| e.to_string())?;
             println!("  {} [{}] {expect}", truth.url, truth.helper);
         }
+        for truth in &scenario.throttling {
+            let via = truth.server.as_deref().or(truth.baseline.as_deref());
+            println!(
+                "  {} [{}] throttling: {}",
+                truth.target,
+                via.unwrap_or_default(),
+                truth.expect.as_str()
+            );
+        }
     }
     Ok(())
 }

@@ -9,6 +9,9 @@
 //! | `http_blockpage` | nftables `redirect` of :80 for the host's addresses to the transparent proxy, which reads `Host` and relays blocked requests to the blockpage server |
 //! | `tls_intercept` | nftables `dnat` of :443 for the address to an interception server presenting a rogue-CA certificate for the name |
 //!
+//! | `drop_all`, `drop_except`, `drop_range`, `http_redirect` | nftables in a table of their own, and a redirector in the censor namespace: see [`super::outage`] |
+//! | `sni_throttle`, `ip_throttle`, `random_loss`, `stall_after` | tc HTB classes, connection marks, nftables `numgen`, iptables `connbytes`: see [`super::shaping`] |
+//!
 //! Blocking the test helper is `tcp_reset` (or `syn_drop`) on the helper's address.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,6 +77,54 @@ pub enum Rule {
         /// The interceptor's name.
         interceptor: String,
     },
+    /// Connections whose ClientHello carries `name` are capped at `rate_kbps` (download).
+    SniThrottle {
+        /// The server name.
+        name: String,
+        /// The cap, kbit/s.
+        rate_kbps: u32,
+    },
+    /// Everything from `ip` to the client is capped at `rate_kbps`.
+    IpThrottle {
+        /// The server's address.
+        ip: Ipv4Addr,
+        /// The cap, kbit/s.
+        rate_kbps: u32,
+    },
+    /// This share of forwarded packets, both directions, is dropped at random.
+    RandomLoss {
+        /// Percent, 1 to 50.
+        percent: u8,
+    },
+    /// Connections whose ClientHello carries `name` freeze after the server sent `bytes`.
+    StallAfter {
+        /// The server name.
+        name: String,
+        /// Bytes (IP headers included) before the freeze.
+        bytes: u64,
+    },
+    /// Everything from the client is dropped, the censor's own services included; only the
+    /// link to the gateway stays up (a shutdown). See [`super::outage`].
+    DropAll,
+    /// Everything from the client through the censor is dropped except to these addresses
+    /// (a whitelist).
+    DropExcept {
+        /// The addresses still reachable.
+        ips: Vec<Ipv4Addr>,
+    },
+    /// Everything from the client to this range is dropped (e.g. every foreign address).
+    DropRange {
+        /// The range, `IP/LEN`, inside the lab.
+        cidr: String,
+    },
+    /// Cleartext HTTP to `ip` is answered by the censor with a redirect to `location` (a
+    /// captive portal or an injected redirect).
+    HttpRedirect {
+        /// The address whose port 80 is redirected.
+        ip: Ipv4Addr,
+        /// Where the redirect points.
+        location: String,
+    },
 }
 
 impl Rule {
@@ -117,6 +168,14 @@ impl Rule {
                 }
             }
             Rule::DnsNxdomain { .. } | Rule::DnsDrop { .. } => {}
+            Rule::SniThrottle { .. }
+            | Rule::IpThrottle { .. }
+            | Rule::RandomLoss { .. }
+            | Rule::StallAfter { .. } => super::shaping::check_rule(self, scenario)?,
+            Rule::DropAll
+            | Rule::DropExcept { .. }
+            | Rule::DropRange { .. }
+            | Rule::HttpRedirect { .. } => super::outage::check_rule(self, scenario)?,
         }
         Ok(())
     }
@@ -135,6 +194,8 @@ pub struct CensorPlan {
     pub proxy: Option<ProxyConfig>,
     /// Interceptor name → the site names whose HTTPS is redirected to it.
     pub intercepted_names: BTreeMap<String, BTreeSet<String>>,
+    /// tc invocations (arguments after `tc`): the link and the throttling classes.
+    pub tc: Vec<Vec<String>>,
 }
 
 /// The nftables table the lab installs in the censor namespace.
@@ -203,6 +264,16 @@ pub fn plan(scenario: &Scenario) -> CensorPlan {
                     }
                 }
             }
+            // Compiled by `shaping::extend_plan` below.
+            Rule::SniThrottle { .. }
+            | Rule::IpThrottle { .. }
+            | Rule::RandomLoss { .. }
+            | Rule::StallAfter { .. } => {}
+            // Compiled into their own table by `outage::nft_table` below.
+            Rule::DropAll
+            | Rule::DropExcept { .. }
+            | Rule::DropRange { .. }
+            | Rule::HttpRedirect { .. } => {}
         }
     }
     if let (false, Some(blockpage)) = (blocked_hosts.is_empty(), &scenario.blockpage) {
@@ -223,6 +294,12 @@ pub fn plan(scenario: &Scenario) -> CensorPlan {
         topology::LAB_NET
     ));
     plan.nft = nft_script(&nat, &filter);
+    plan.nft.push_str(&super::outage::nft_table(
+        super::outage::STATIC_TABLE,
+        &scenario.censor,
+        scenario,
+    ));
+    super::shaping::extend_plan(scenario, &mut plan);
     plan
 }
 

@@ -6,7 +6,7 @@
 //! ```no_run
 //! use kuzet_e2e::lab::{self, Lab, Scenario};
 //!
-//! lab::require(); // fails loudly without root, ip netns, nft, iptables, ethtool
+//! lab::require(); // fails loudly without root, ip netns, nft, iptables, tc, ethtool
 //! let scenario = Scenario::load("web").unwrap();
 //! let lab = Lab::up(&scenario).unwrap();
 //! let output = lab.run_kuzet(["measure", "http://plain.kuzet.test/"]);
@@ -19,9 +19,11 @@
 //! format). For people: `scripts/lab.sh up|down|status|exec SCENARIO`.
 
 pub mod censor;
+pub mod outage;
 pub mod process;
 pub mod scenario;
 pub mod servers;
+pub mod shaping;
 pub mod topology;
 
 use std::ffi::OsStr;
@@ -38,6 +40,7 @@ use tempfile::TempDir;
 
 pub use process::LabError;
 pub use scenario::{Expect, GroundTruth, MeasureExpect, Scenario, VerdictKind};
+pub use shaping::{ThrottlingTruth, ThrottlingVerdict};
 pub use topology::Namespaces;
 
 use crate::cli::KuzetOutput;
@@ -53,7 +56,7 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
 /// What to bring up besides the network, the resolvers and the sites.
 #[derive(Debug, Clone, Default)]
 pub struct LabOptions {
-    /// Start the scenario's test helpers (the `kuzet-server` binary).
+    /// Start the scenario's test helpers and throughput servers (the `kuzet-server` binary).
     pub test_helpers: bool,
     /// The `kuzet-lab-node` binary; found or built when `None` (`KUZET_LAB_NODE` overrides).
     pub node_bin: Option<PathBuf>,
@@ -71,6 +74,7 @@ pub struct Lab {
     ca_file: PathBuf,
     children: Vec<(String, Child)>,
     helpers_started: bool,
+    throughput_pins: std::collections::BTreeMap<String, String>,
 }
 
 impl Lab {
@@ -111,6 +115,7 @@ impl Lab {
             dir,
             children: Vec::new(),
             helpers_started: false,
+            throughput_pins: Default::default(),
         };
         // From here on, an early return drops `lab`, which removes what was made so far.
         for namespace in lab.namespaces.all() {
@@ -137,6 +142,7 @@ impl Lab {
             }],
             web: Vec::new(),
             proxies: plan.proxy.iter().cloned().collect(),
+            redirects: outage::redirect_configs(scenario),
         };
         let internet_ns = lab.namespaces.internet.clone();
         let censor_ns = lab.namespaces.censor.clone();
@@ -146,6 +152,7 @@ impl Lab {
             for helper in &scenario.helpers {
                 lab.start_helper(&server_bin, &node_bin, helper)?;
             }
+            lab.start_throughput_servers(&server_bin)?;
             lab.helpers_started = true;
         }
         Ok(lab)
@@ -269,6 +276,7 @@ impl Lab {
             let key = helper.name.to_ascii_uppercase().replace('-', "_");
             text.push_str(&format!("LAB_HELPER_{key}={}\n", helper.url()));
         }
+        text.push_str(&self.describe_throughput());
         text
     }
 
@@ -284,6 +292,11 @@ impl Lab {
         )?;
         for args in &plan.iptables {
             let mut all = vec!["netns", "exec", censor, "iptables"];
+            all.extend(args.iter().map(String::as_str));
+            process::run("ip", &all)?;
+        }
+        for args in &plan.tc {
+            let mut all = vec!["netns", "exec", censor, "tc"];
             all.extend(args.iter().map(String::as_str));
             process::run("ip", &all)?;
         }
@@ -504,11 +517,12 @@ fn internet_config(scenario: &Scenario, plan: &CensorPlan, ca: &TestCa) -> NodeC
         }],
         web,
         proxies: Vec::new(),
+        redirects: Vec::new(),
     }
 }
 
 /// Checks that this machine can run the lab: root, `ip netns`, nftables (with reject, DNAT,
-/// redirect), iptables string matching and ethtool, by trying them in a scratch namespace.
+/// redirect), iptables string matching, tc with HTB and ethtool, by trying them in a scratch namespace.
 /// The result is computed once per process.
 pub fn preflight() -> Result<(), String> {
     static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
@@ -527,8 +541,8 @@ pub fn require() {
         };
         panic!(
             "\n\n==== CENSORSHIP LAB UNAVAILABLE ====\n{context}.\nProblem: {problem}\n\
-             The lab needs root, iproute2 (`ip netns`), nftables, iptables (nf_tables, with the \
-             `string` match) and ethtool; `scripts/test.sh` installs them on Debian.\n\
+             The lab needs root, iproute2 (`ip netns`, `tc` with HTB), nftables, iptables \
+             (nf_tables, with the `string` match) and ethtool; `scripts/test.sh` installs them on Debian.\n\
              ====================================\n"
         );
     }
@@ -544,6 +558,7 @@ fn check_machine() -> Result<(), String> {
         ("nft", &["--version"][..]),
         ("iptables", &["--version"][..]),
         ("ethtool", &["--version"][..]),
+        ("tc", &["-V"][..]),
     ] {
         process::run(tool, args).map_err(|e| format!("{tool} is missing or broken: {e}"))?;
     }
@@ -578,6 +593,14 @@ fn check_machine() -> Result<(), String> {
             ],
         )
         .map_err(|e| format!("iptables string matching does not work: {e}"))?;
+        process::run(
+            "ip",
+            &[
+                "netns", "exec", &scratch, "tc", "qdisc", "add", "dev", "lo", "root", "handle",
+                "1:", "htb", "default", "10",
+            ],
+        )
+        .map_err(|e| format!("tc with HTB does not work (the throttling scenarios): {e}"))?;
         Ok(())
     })();
     let _ = topology::remove_namespace(&scratch);

@@ -39,6 +39,19 @@ pub struct Scenario {
     /// The URLs to measure and what measuring them must find.
     #[serde(default)]
     pub urls: Vec<GroundTruth>,
+    /// The client's access link (its capacity), for the throttling scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<super::shaping::Link>,
+    /// Throughput servers (`kuzet-server --throughput`) in the `internet` namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throughput_servers: Vec<super::shaping::ThroughputServer>,
+    /// The throttling targets to measure and what measuring them must find.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throttling: Vec<super::shaping::ThrottlingTruth>,
+    /// Outages (shutdowns, cuts, whitelists, portals) as named rule sets switched at runtime,
+    /// and the connectivity configuration the client uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<super::outage::OutagePlan>,
 }
 
 /// A site: names that resolve (at the honest resolver) to one address, and what it serves.
@@ -301,6 +314,7 @@ impl Scenario {
         all.extend(self.blockpage.iter().map(|b| b.ip));
         all.extend(self.interceptors.iter().map(|i| i.ip));
         all.extend(self.helpers.iter().map(|h| h.ip));
+        all.extend(self.throughput_servers.iter().map(|t| t.ip));
         all.insert(topology::HONEST_RESOLVER);
         all
     }
@@ -367,6 +381,10 @@ impl Scenario {
                     measure: None,
                 })
                 .collect(),
+            link: None,
+            throughput_servers: Vec::new(),
+            throttling: Vec::new(),
+            outage: None,
         };
         scenario.check()?;
         Ok(scenario)
@@ -400,6 +418,9 @@ impl Scenario {
         for helper in &self.helpers {
             claim(helper.ip, format!("helper {}", helper.name))?;
         }
+        for server in &self.throughput_servers {
+            claim(server.ip, format!("throughput server {}", server.name))?;
+        }
         let mut names = BTreeSet::new();
         for name in self.sites.iter().flat_map(Site::names) {
             if name.is_empty() || name.parse::<Ipv4Addr>().is_ok() {
@@ -411,6 +432,10 @@ impl Scenario {
         }
         for rule in &self.censor {
             rule.check(self)?;
+        }
+        super::shaping::check_scenario(self)?;
+        if let Some(outage) = &self.outage {
+            super::outage::check_plan(outage, self)?;
         }
         for truth in &self.urls {
             if self.helper(&truth.helper).is_none() {

@@ -35,6 +35,9 @@ pub struct NodeConfig {
     /// Transparent HTTP proxies (the censor's `Host` filter).
     #[serde(default)]
     pub proxies: Vec<ProxyConfig>,
+    /// Redirectors (a captive portal or an injected redirect; see [`super::outage`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<super::outage::RedirectConfig>,
 }
 
 /// A UDP DNS server and its table. Names not in the table get NXDOMAIN.
@@ -242,10 +245,15 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, String> {
             PageStyle::Site => page_body(&site.title),
             PageStyle::Blockpage => blockpage_body(&site.title),
         };
-        let routes = Routes::new().fallback(Route::Page {
+        let mut routes = Routes::new().fallback(Route::Page {
             status: site.status,
             body,
         });
+        if site.style == PageStyle::Site {
+            // A large body, for passive throughput measurements (the throttling scenarios).
+            let len = super::shaping::LARGE_BYTES;
+            routes = routes.route(super::shaping::LARGE_PATH, Route::Large { len });
+        }
         let server = match &site.tls {
             Some(identity) => {
                 let leaf = identity
@@ -258,6 +266,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, String> {
         web.push(server);
     }
     let mut proxies = raw;
+    proxies.extend(super::outage::start_redirects(&config.redirects).await?);
     for proxy in &config.proxies {
         let listener = TcpListener::bind(proxy.listen)
             .await
