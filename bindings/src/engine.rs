@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use kuzet_core::engine as core;
+use kuzet_core::experiment::connectivity::ConnectivityConfig;
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::probe::dns::DnsTransport;
 use kuzet_core::report::Software;
@@ -77,9 +78,47 @@ fn core_config(config: EngineConfig) -> ApiResult<core::EngineConfig> {
         })?;
     }
     core_config.parallelism = usize::try_from(config.parallelism).unwrap_or(usize::MAX);
+    if let Some(json) = config.connectivity_config_json.as_deref() {
+        core_config.connectivity =
+            ConnectivityConfig::from_json(json).map_err(|e| KuzetError::InvalidInput {
+                message: e.to_string(),
+            })?;
+    }
+    core_config.background_sample_urls = config.background_sample_urls;
+    core_config.throughput_server = match (config.throughput_server, config.throughput_pin) {
+        (None, None) => None,
+        (Some(addr), Some(pin)) => Some(core::ThroughputServer {
+            addr: addr.trim().parse().map_err(|_| KuzetError::InvalidInput {
+                message: format!("throughput server {addr:?} must be IP:PORT"),
+            })?,
+            pin: pin
+                .parse()
+                .map_err(|e: kuzet_core::experiment::throttling::PinParseError| {
+                    KuzetError::InvalidInput {
+                        message: e.to_string(),
+                    }
+                })?,
+        }),
+        _ => {
+            return Err(KuzetError::InvalidInput {
+                message: "the throughput server and its pin go together: set both or neither"
+                    .to_string(),
+            })
+        }
+    };
     Ok(core_config)
 }
 
+/// A history page's offset and limit as core takes them.
+fn page_bounds(offset: u32, limit: u32) -> (usize, usize) {
+    (
+        usize::try_from(offset).unwrap_or(usize::MAX),
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    )
+}
+
+/// Every async export below runs its work on the library's runtime (core spawns it there), so
+/// the foreign executor only polls a join handle.
 #[uniffi::export]
 impl Engine {
     /// Checks `config` and creates the data directory. Throws `InvalidInput` for a bad
@@ -120,13 +159,15 @@ impl Engine {
             .is_some()
     }
 
-    /// Every suite, whether this version can run it, and what it does.
+    /// Every suite, whether this engine can run it (built in this version and, for
+    /// throttling, a throughput server configured; consent is checked separately), and what it
+    /// does.
     pub fn available_suites(&self) -> Vec<SuiteInfo> {
         core::Suite::ALL
             .into_iter()
             .map(|suite| SuiteInfo {
                 suite: suite.into(),
-                available: suite.is_available(),
+                available: self.core.unavailable_reason(suite).is_none(),
                 description: suite.description().to_string(),
             })
             .collect()
@@ -175,11 +216,16 @@ impl Engine {
         Ok((&run.wait_blocking()?).into())
     }
 
-    /// One background cycle within `request.timeBudget`: uploads the outbox to the configured
-    /// collector (when there is one and the user allows uploads), through the platform
-    /// uploader if set. Returns what it did (uploaded, failed and still pending counts) and
-    /// when it wants the next cycle. The connectivity check and the sample of tests are not in
-    /// this version (`connectivityChecked` false, `testsRun` 0).
+    /// One background cycle within `request.timeBudget`, in `request.network`: the cheap
+    /// connectivity check (when the user allows the connectivity suite; a changed state
+    /// becomes a timeline entry), a small sample of web tests from
+    /// `EngineConfig.backgroundSampleUrls` (when the internet is up, the network is neither
+    /// metered nor constrained, and the background and monthly budgets have room), then the
+    /// upload of the outbox to the collector (when configured and allowed; skipped when the
+    /// check found no way out), through the platform uploader if set. Returns what it did and
+    /// when it wants the next cycle: when the upload queue wants it, else in 6 hours, and
+    /// within 15 minutes while the check sees trouble beyond the device (to record when it
+    /// ends).
     pub async fn background_cycle(
         &self,
         request: BackgroundRequest,
@@ -210,22 +256,45 @@ impl Engine {
     }
 
     /// One page of past results, newest first: `limit` (1 to 500) entries from `offset`.
-    /// Throws `InvalidInput` for a bad limit, `Storage` when the store cannot be read.
-    pub fn results_history(&self, offset: u32, limit: u32) -> ApiResult<ResultsPage> {
-        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    /// Reads the store on Kuzet's own threads. Throws `InvalidInput` for a bad limit,
+    /// `Storage` when the store cannot be read.
+    pub async fn results_history(&self, offset: u32, limit: u32) -> ApiResult<ResultsPage> {
+        let (offset, limit) = page_bounds(offset, limit);
+        Ok(self.core.results_history_async(offset, limit).await?.into())
+    }
+
+    /// The blocking form of `resultsHistory`: reads the store on the calling thread (not the
+    /// main thread).
+    pub fn results_history_blocking(&self, offset: u32, limit: u32) -> ApiResult<ResultsPage> {
+        let (offset, limit) = page_bounds(offset, limit);
         Ok(self.core.results_history(offset, limit)?.into())
     }
 
     /// One result (by its measurement id) with its explanation in plain words. Throws
     /// `InvalidInput` when no stored result has that id.
-    pub fn result_detail(&self, id: String) -> ApiResult<ResultDetail> {
+    pub async fn result_detail(&self, id: String) -> ApiResult<ResultDetail> {
+        Ok(self.core.result_detail_async(id).await?.into())
+    }
+
+    /// The blocking form of `resultDetail`.
+    pub fn result_detail_blocking(&self, id: String) -> ApiResult<ResultDetail> {
         Ok(self.core.result_detail(&id)?.into())
     }
 
     /// Measurements waiting for upload (queued, held or failed), with their state and last
     /// error.
-    pub fn pending_uploads(&self) -> ApiResult<Vec<PendingUpload>> {
+    pub async fn pending_uploads(&self) -> ApiResult<Vec<PendingUpload>> {
+        Ok(self
+            .core
+            .pending_uploads_async()
+            .await?
+            .iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// The blocking form of `pendingUploads`.
+    pub fn pending_uploads_blocking(&self) -> ApiResult<Vec<PendingUpload>> {
         Ok(self
             .core
             .pending_uploads()?
@@ -235,17 +304,36 @@ impl Engine {
     }
 
     /// Connectivity changes since `since`, oldest first (the shutdown timeline).
-    pub fn connectivity_timeline(&self, since: SystemTime) -> ApiResult<Vec<TimelineEntry>> {
+    pub async fn connectivity_timeline(&self, since: SystemTime) -> ApiResult<Vec<TimelineEntry>> {
+        Ok(self
+            .core
+            .connectivity_timeline_async(since)
+            .await?
+            .iter()
+            .filter_map(TimelineEntry::from_transition)
+            .collect())
+    }
+
+    /// The blocking form of `connectivityTimeline`.
+    pub fn connectivity_timeline_blocking(
+        &self,
+        since: SystemTime,
+    ) -> ApiResult<Vec<TimelineEntry>> {
         Ok(self
             .core
             .connectivity_timeline(since)?
             .iter()
-            .map(Into::into)
+            .filter_map(TimelineEntry::from_transition)
             .collect())
     }
 
     /// Bytes received by measuring this calendar month (UTC), and the monthly budget.
-    pub fn data_used_this_month(&self) -> ApiResult<DataUsage> {
+    pub async fn data_used_this_month(&self) -> ApiResult<DataUsage> {
+        Ok(self.core.data_used_this_month_async().await?.into())
+    }
+
+    /// The blocking form of `dataUsedThisMonth`.
+    pub fn data_used_this_month_blocking(&self) -> ApiResult<DataUsage> {
         Ok(self.core.data_used_this_month()?.into())
     }
 
@@ -256,7 +344,12 @@ impl Engine {
 
     /// Cancels every run and deletes everything Kuzet keeps in its data directory: results,
     /// queued uploads, the timeline, settings. Throws `Storage` if something cannot be deleted.
-    pub fn wipe(&self) -> ApiResult<()> {
+    pub async fn wipe(&self) -> ApiResult<()> {
+        Ok(self.core.wipe_async().await?)
+    }
+
+    /// The blocking form of `wipe`.
+    pub fn wipe_blocking(&self) -> ApiResult<()> {
         Ok(self.core.wipe()?)
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use kuzet_core::connectivity::ConnectivityStatus;
 use kuzet_core::engine as core;
 use kuzet_core::store;
 
@@ -13,9 +14,12 @@ pub enum Suite {
     Web,
     /// Messaging apps (not available yet).
     Messaging,
-    /// Throttling: download speed over time (not available yet).
+    /// Throttling: the same download from Kuzet's throughput server under the tested site's
+    /// name and under a neutral one; a persistent gap is throttling keyed on the name. Needs
+    /// `EngineConfig.throughputServer` and `throughputPin`. One result per name.
     Throttling,
-    /// Connectivity: is the internet up at all, for the shutdown timeline (not available yet).
+    /// Connectivity: is the internet up at all, and if not how it fails (the shutdown
+    /// timeline). One result, target `connectivity`.
     Connectivity,
 }
 
@@ -106,6 +110,23 @@ pub struct EngineConfig {
     /// Targets measured at the same time, 1 to 16.
     #[uniffi(default = 4)]
     pub parallelism: u32,
+    /// The connectivity check's anchors, captive check, timeouts, re-checks and thresholds as
+    /// JSON (the format of `kuzet connectivity --config`); null for the built-in set for
+    /// Kazakhstan.
+    #[uniffi(default = None)]
+    pub connectivity_config_json: Option<String>,
+    /// URLs a background cycle may test, 3 at a time at random; empty (the default): no tests
+    /// in the background.
+    #[uniffi(default = [])]
+    pub background_sample_urls: Vec<String>,
+    /// Kuzet's throughput server for the throttling suite, `IP:PORT`; with `throughputPin`.
+    /// Without it, throttling runs are refused (`Unavailable`).
+    #[uniffi(default = None)]
+    pub throughput_server: Option<String>,
+    /// The throughput server's key pin, `sha256/<base64>` (printed by `kuzet-server
+    /// --throughput`).
+    #[uniffi(default = None)]
+    pub throughput_pin: Option<String>,
 }
 
 /// What to measure in one run.
@@ -119,6 +140,10 @@ pub struct RunRequest {
     /// A lower byte budget for this run only (never above the configured one).
     #[uniffi(default = None)]
     pub byte_budget: Option<u64>,
+    /// Site names (SNIs) for the throttling suite; empty for the built-in list (Twitter,
+    /// YouTube, Telegram, Instagram). Only the names are sent, to Kuzet's throughput server.
+    #[uniffi(default = [])]
+    pub throttling_targets: Vec<String>,
 }
 
 impl From<RunRequest> for core::RunRequest {
@@ -127,6 +152,7 @@ impl From<RunRequest> for core::RunRequest {
             suites: request.suites.into_iter().map(Into::into).collect(),
             web_urls: request.web_urls,
             byte_budget: request.byte_budget,
+            throttling_targets: request.throttling_targets,
         }
     }
 }
@@ -157,17 +183,24 @@ impl From<core::RunPhase> for RunPhase {
     }
 }
 
-/// What one target's measurement suggests.
+/// What one target's measurement suggests. For websites it follows web_connectivity's own
+/// verdict (`x_verdict` in the measurement): `ok` is `ACCESSIBLE`, `site_down` `DOWN`, every
+/// kind of interference `BLOCKED` (how: `TargetResult.blocking`), and `undetermined` `ANOMALY`
+/// when a step failed or `UNDETERMINED` when none did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum Verdict {
     /// It worked as expected.
     Accessible,
-    /// Something failed; this measurement alone cannot tell blocking from an outage.
+    /// Something failed, and nothing could tell blocking from an outage (typically no test
+    /// helper was configured or reachable).
     Anomaly,
-    /// Blocked, confirmed against a control measurement.
+    /// Blocked or tampered with, confirmed against the test helper's control measurement.
     Blocked,
-    /// Down for everyone, per the control measurement.
+    /// Down for everyone: it failed the same way for the test helper.
     Down,
+    /// Nothing failed, but nothing proved the answer genuine either (a plain-http page loaded
+    /// with no control to compare it with).
+    Undetermined,
 }
 
 impl From<core::Verdict> for Verdict {
@@ -177,6 +210,43 @@ impl From<core::Verdict> for Verdict {
             core::Verdict::Anomaly => Verdict::Anomaly,
             core::Verdict::Blocked => Verdict::Blocked,
             core::Verdict::Down => Verdict::Down,
+            core::Verdict::Undetermined => Verdict::Undetermined,
+        }
+    }
+}
+
+/// How a target was blocked (with `Verdict.BLOCKED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum BlockingMethod {
+    /// DNS: the network's resolver lied (no such name, a private address, other addresses) or
+    /// failed, while the name resolves elsewhere.
+    Dns,
+    /// TCP/IP: connections to the site's addresses were reset, refused or dropped.
+    TcpIp,
+    /// TLS, by the site's name sent in the handshake (SNI): the handshake was cut.
+    Tls,
+    /// TLS interception: a certificate that does not verify (for instance a state root) was
+    /// presented instead of the site's own.
+    Interception,
+    /// A block page came back instead of the site's page.
+    HttpBlockpage,
+    /// The HTTP exchange failed while the test helper fetched the page.
+    HttpFailure,
+    /// Throttled: held to a much lower speed than a neutral name on the same path, or cut off
+    /// after a few bytes.
+    Throttling,
+}
+
+impl From<core::BlockingMethod> for BlockingMethod {
+    fn from(method: core::BlockingMethod) -> Self {
+        match method {
+            core::BlockingMethod::Dns => BlockingMethod::Dns,
+            core::BlockingMethod::TcpIp => BlockingMethod::TcpIp,
+            core::BlockingMethod::Tls => BlockingMethod::Tls,
+            core::BlockingMethod::Interception => BlockingMethod::Interception,
+            core::BlockingMethod::HttpBlockpage => BlockingMethod::HttpBlockpage,
+            core::BlockingMethod::HttpFailure => BlockingMethod::HttpFailure,
+            core::BlockingMethod::Throttling => BlockingMethod::Throttling,
         }
     }
 }
@@ -190,6 +260,11 @@ pub struct TargetResult {
     pub target: String,
     /// What the measurement suggests.
     pub verdict: Verdict,
+    /// How it was blocked, when `verdict` is `BLOCKED`.
+    pub blocking: Option<BlockingMethod>,
+    /// The experiment's own verdict in short, e.g. `TLS blocked (timeout, SNI example.org)`
+    /// or `DNS tampered (nxdomain)`: for logs and detail screens.
+    pub verdict_detail: String,
     /// The step that failed: `resolve`, `connect`, `tls_handshake` or `http_round_trip`.
     pub failed_operation: Option<String>,
     /// OONI's failure string for that step, e.g. `connection_reset`.
@@ -214,6 +289,8 @@ impl From<&core::TargetResult> for TargetResult {
             suite: result.suite.into(),
             target: result.target.clone(),
             verdict: result.verdict.into(),
+            blocking: result.blocking.map(Into::into),
+            verdict_detail: result.verdict_detail.clone(),
             failed_operation: result.failed_operation.clone(),
             failure: result.failure.clone(),
             status_code: result.status_code,
@@ -325,7 +402,14 @@ pub enum NetworkKind {
 }
 
 /// What the platform knows about the current network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+///
+/// Measurements name the network's ASN and country, as OONI's do; without them they stay on
+/// the device and are never uploaded. They come from `probeAsn` / `probeCc` / `networkName`
+/// when the app knows them (for instance from a check-in with its own server), else from
+/// `mccMnc`: the country from its MCC, and on mobile data in Kazakhstan the operator's ASN
+/// (Beeline 401-01, Kcell 401-02, Altel 401-07, Tele2 401-77). `mccMnc` itself is never
+/// recorded or uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct NetworkContext {
     /// The kind of network.
     pub kind: NetworkKind,
@@ -335,6 +419,19 @@ pub struct NetworkContext {
     /// The user asked to save data (Data Saver, Low Data Mode).
     #[uniffi(default = false)]
     pub constrained: bool,
+    /// The network's autonomous system, `AS1234` (or `1234`), when the app knows it.
+    #[uniffi(default = None)]
+    pub probe_asn: Option<String>,
+    /// The country, ISO 3166 alpha-2 (`KZ`), when the app knows it.
+    #[uniffi(default = None)]
+    pub probe_cc: Option<String>,
+    /// The network's (AS organisation's) name, e.g. `Kcell JSC`, when the app knows it.
+    #[uniffi(default = None)]
+    pub network_name: Option<String>,
+    /// The serving mobile network's MCC and MNC, e.g. `401-02` (Android
+    /// `TelephonyManager.networkOperator`, iOS `CTCarrier`); null without a mobile network.
+    #[uniffi(default = None)]
+    pub mcc_mnc: Option<String>,
 }
 
 impl From<NetworkContext> for core::NetworkContext {
@@ -350,12 +447,16 @@ impl From<NetworkContext> for core::NetworkContext {
             },
             metered: context.metered,
             constrained: context.constrained,
+            probe_asn: context.probe_asn,
+            probe_cc: context.probe_cc,
+            network_name: context.network_name,
+            mcc_mnc: context.mcc_mnc,
         }
     }
 }
 
 /// One background cycle's limits and circumstances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct BackgroundRequest {
     /// How long the platform lets the cycle run.
     pub time_budget: Duration,
@@ -374,9 +475,13 @@ pub struct BackgroundSummary {
     pub pending: u32,
     /// Whether the connectivity check ran.
     pub connectivity_checked: bool,
-    /// Tests run in the sample.
+    /// What the check found, if it ran.
+    pub connectivity: Option<ConnectivityState>,
+    /// Whether that differed from the timeline's last state (a new timeline entry).
+    pub timeline_changed: bool,
+    /// Web tests run in the sample.
     pub tests_run: u32,
-    /// Bytes used.
+    /// Bytes used by the check and the tests (uploads not counted).
     pub bytes_used: u64,
     /// When to schedule the next cycle, from now.
     pub next_run_in: Duration,
@@ -389,6 +494,8 @@ impl From<core::BackgroundSummary> for BackgroundSummary {
             upload_failures: summary.upload_failures,
             pending: summary.pending,
             connectivity_checked: summary.connectivity_checked,
+            connectivity: summary.connectivity.map(Into::into),
+            timeline_changed: summary.timeline_changed,
             tests_run: summary.tests_run,
             bytes_used: summary.bytes_used,
             next_run_in: summary.next_run_in,
@@ -422,6 +529,8 @@ pub struct ResultItem {
     pub target: String,
     /// What it suggests.
     pub verdict: Verdict,
+    /// How it was blocked, when `verdict` is `BLOCKED` (and the result recorded it).
+    pub blocking: Option<BlockingMethod>,
     /// When it was measured.
     pub measured_at: SystemTime,
     /// Its upload state.
@@ -463,24 +572,52 @@ pub struct PendingUpload {
     pub queued_at: SystemTime,
 }
 
-/// Whether the internet was reachable.
+/// What this device observed about its network (the connectivity check's status). Each says
+/// what one device saw, never that a whole network or country is cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ConnectivityState {
-    /// Reachable.
-    Online,
-    /// The device had a network but the internet was unreachable (a possible shutdown).
-    Unreachable,
-    /// The device had no network.
-    Offline,
+    /// Domestic and international hosts reachable.
+    Ok,
+    /// The device is offline by itself: airplane mode, mobile data off, no service.
+    LocalDevice,
+    /// The device's own link is down (no network path): a local problem.
+    LocalLink,
+    /// A captive portal or an injected redirect answered instead of the internet.
+    CaptiveOrInjection,
+    /// Connected, but no host answered, domestic or international: as in a data shutdown.
+    DataBlackout,
+    /// Domestic hosts answered, international ones did not: as when the gateway is cut.
+    InternationalCut,
+    /// Only a few approved hosts answered: as in a whitelist regime.
+    WhitelistMode,
+    /// The internet answered, but some key services (messengers) failed.
+    ServiceBlock,
+}
+
+impl From<ConnectivityStatus> for ConnectivityState {
+    fn from(status: ConnectivityStatus) -> Self {
+        match status {
+            ConnectivityStatus::Ok => ConnectivityState::Ok,
+            ConnectivityStatus::LocalDevice => ConnectivityState::LocalDevice,
+            ConnectivityStatus::LocalLink => ConnectivityState::LocalLink,
+            ConnectivityStatus::CaptiveOrInjection => ConnectivityState::CaptiveOrInjection,
+            ConnectivityStatus::DataBlackout => ConnectivityState::DataBlackout,
+            ConnectivityStatus::InternationalCut => ConnectivityState::InternationalCut,
+            ConnectivityStatus::WhitelistMode => ConnectivityState::WhitelistMode,
+            ConnectivityStatus::ServiceBlock => ConnectivityState::ServiceBlock,
+        }
+    }
 }
 
 /// A change in connectivity, for the shutdown timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct TimelineEntry {
-    /// When the state began.
+    /// When the state was observed (it lasted until the next entry).
     pub since: SystemTime,
     /// The state.
     pub state: ConnectivityState,
+    /// The state in plain words.
+    pub explanation: String,
     /// The network the device was on.
     pub network: NetworkKind,
 }
@@ -567,24 +704,14 @@ impl From<Option<store::DeliveryState>> for UploadState {
     }
 }
 
-impl From<store::VerdictKind> for Verdict {
-    fn from(kind: store::VerdictKind) -> Self {
-        match kind {
-            store::VerdictKind::Ok => Verdict::Accessible,
-            store::VerdictKind::Blocked => Verdict::Blocked,
-            store::VerdictKind::Failed => Verdict::Down,
-            store::VerdictKind::Anomaly | store::VerdictKind::Error => Verdict::Anomaly,
-        }
-    }
-}
-
 impl From<&store::ResultRecord> for ResultItem {
     fn from(record: &store::ResultRecord) -> Self {
         ResultItem {
             id: record.measurement_id.clone(),
             suite: core::result_suite(record).into(),
             target: record.target.clone(),
-            verdict: record.verdict.into(),
+            verdict: core::result_verdict(record).into(),
+            blocking: core::result_blocking(record).map(Into::into),
             measured_at: time_from_ms(record.finished_at_ms),
             upload_state: record.delivery.into(),
         }
@@ -624,22 +751,21 @@ impl From<&store::OutboxItem> for PendingUpload {
     }
 }
 
-impl From<&store::Transition> for TimelineEntry {
-    fn from(transition: &store::Transition) -> Self {
-        TimelineEntry {
+impl TimelineEntry {
+    /// The entry of a connectivity transition; `None` for other timeline entries.
+    pub(crate) fn from_transition(transition: &store::Transition) -> Option<TimelineEntry> {
+        let status = ConnectivityStatus::parse(&transition.status)?;
+        Some(TimelineEntry {
             since: time_from_ms(transition.at_ms),
-            state: match transition.status.as_str() {
-                "online" => ConnectivityState::Online,
-                "offline" => ConnectivityState::Offline,
-                _ => ConnectivityState::Unreachable,
-            },
+            state: status.into(),
+            explanation: kuzet_core::connectivity::explain(status),
             network: match transition.network_type {
                 store::NetworkType::Wifi => NetworkKind::Wifi,
                 store::NetworkType::Mobile => NetworkKind::Cellular,
                 store::NetworkType::Wired => NetworkKind::Ethernet,
                 store::NetworkType::Unknown => NetworkKind::Unknown,
             },
-        }
+        })
     }
 }
 

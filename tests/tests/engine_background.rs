@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kuzet_core::connectivity::ConnectivityStatus;
 use kuzet_core::engine::{
     parse_service_url, BackgroundRequest, Engine, EngineConfig, NetworkContext, NoListener,
     RunRequest, Suite, DEFAULT_BACKGROUND_INTERVAL,
 };
+use kuzet_core::experiment::connectivity::ConnectivityConfig;
 use kuzet_core::report::{ProbeNetwork, Software};
 use kuzet_core::store::DeliveryState;
 use kuzet_core::upload::{HttpUploader, UploadPolicy, UploadRequest, UploadResult, Uploader};
@@ -31,7 +33,32 @@ fn engine(dir: &tempfile::TempDir, collector: &str) -> Engine {
         probe_cc: "IT".to_string(),
         ..ProbeNetwork::default()
     };
+    // The connectivity check probes a loopback anchor, never the built-in public ones.
+    config.connectivity = loopback_connectivity(anchor_port());
     Engine::new(config).unwrap()
+}
+
+/// A connectivity check with loopback anchors on `port`, by TCP connect.
+fn loopback_connectivity(port: u16) -> ConnectivityConfig {
+    ConnectivityConfig::from_json(&format!(
+        r#"{{"anchors": [
+            {{"name": "localhost", "group": "domestic", "pinned_ips": ["127.0.0.1"], "port": {port}, "probe": "tcp_connect"}},
+            {{"name": "localhost", "group": "international", "pinned_ips": ["127.0.0.1"], "port": {port}, "probe": "tcp_connect"}}
+        ],
+        "rechecks": {{"count": 0, "delay": 0}},
+        "timeouts": {{"dns": 1000, "probe": 1000}}}}"#
+    ))
+    .unwrap()
+}
+
+/// A loopback port that accepts connections for the whole test process.
+fn anchor_port() -> u16 {
+    static ANCHOR: std::sync::OnceLock<std::net::TcpListener> = std::sync::OnceLock::new();
+    ANCHOR
+        .get_or_init(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn request() -> BackgroundRequest {
@@ -59,6 +86,7 @@ async fn measure_twice(engine: &Engine, site: &WebServer) {
                 suites: vec![Suite::Web],
                 web_urls: vec![site.url("http", "/"), site.url("http", "/")],
                 byte_budget: None,
+                throttling_targets: Vec::new(),
             },
             Arc::new(NoListener),
         )
@@ -80,7 +108,11 @@ async fn a_background_cycle_uploads_the_outbox_to_the_collector() {
     measure_twice(&engine, &site).await;
 
     let summary = engine.background_cycle(request()).await.unwrap();
-    assert_eq!(summary.uploaded, 2);
+    assert!(summary.connectivity_checked);
+    assert_eq!(summary.connectivity, Some(ConnectivityStatus::Ok));
+    // The check's first status is a transition: its measurement is uploaded too.
+    assert!(summary.timeline_changed);
+    assert_eq!(summary.uploaded, 3);
     assert_eq!(summary.upload_failures, 0);
     assert_eq!(summary.pending, 0);
     assert_eq!(summary.next_run_in, DEFAULT_BACKGROUND_INTERVAL);
@@ -136,7 +168,8 @@ async fn the_platform_uploader_is_used_when_set_and_failures_stay_pending() {
         .unwrap();
     assert_eq!(summary.uploaded, 0);
     assert!(summary.upload_failures > 0);
-    assert_eq!(summary.pending, 2);
+    // The two measurements, and the check's first status.
+    assert_eq!(summary.pending, 3);
     assert!(summary.next_run_in < DEFAULT_BACKGROUND_INTERVAL);
     let pending = offline.pending_uploads().unwrap();
     assert!(
@@ -157,8 +190,51 @@ async fn the_platform_uploader_is_used_when_set_and_failures_stay_pending() {
     engine.set_uploader(Some(uploader.clone()));
     measure_twice(&engine, &site).await;
     let summary = engine.background_cycle(request()).await.unwrap();
-    assert_eq!(summary.uploaded, 2);
+    assert_eq!(summary.uploaded, 3);
     assert_eq!(summary.pending, 0);
     // One request opens the report, one per measurement submits it.
     assert!(uploader.calls.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_data_blackout_the_cycle_records_it_and_does_not_try_to_upload() {
+    let collector_dir = tempfile::tempdir().unwrap();
+    let collector = start_collector(&collector_dir).await;
+    let site = WebServer::http(Routes::new().page("/", 200, "home")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = {
+        let mut config = EngineConfig::new(
+            dir.path().join("kuzet"),
+            Software {
+                name: "kuzet-tests".to_string(),
+                version: "1.0".to_string(),
+            },
+        );
+        config.collector_url = Some(parse_service_url("collector URL", &collector.url()).unwrap());
+        config.consent.upload_allowed = true;
+        config.probe_network = ProbeNetwork {
+            probe_asn: "AS64500".to_string(),
+            probe_cc: "IT".to_string(),
+            ..ProbeNetwork::default()
+        };
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        config.connectivity = loopback_connectivity(port);
+        Engine::new(config).unwrap()
+    };
+    measure_twice(&engine, &site).await;
+    let summary = engine.background_cycle(request()).await.unwrap();
+    assert_eq!(summary.connectivity, Some(ConnectivityStatus::DataBlackout));
+    assert!(summary.timeline_changed);
+    // The engine wants to look again soon, to record when the blackout ends.
+    assert_eq!(summary.next_run_in, kuzet_core::engine::WATCH_INTERVAL);
+    // No upload was attempted: nothing failed, everything (the blackout's record too) waits.
+    assert_eq!((summary.uploaded, summary.upload_failures), (0, 0));
+    assert_eq!(summary.pending, 3);
+    assert!(engine
+        .pending_uploads()
+        .unwrap()
+        .iter()
+        .all(|p| p.attempts == 0));
 }

@@ -4,9 +4,17 @@
 use std::time::Duration;
 
 use super::context::NetworkContext;
+use crate::connectivity::ConnectivityStatus;
 
 /// When the engine asks for the next cycle if nothing is waiting for upload: every 6 hours.
 pub const DEFAULT_BACKGROUND_INTERVAL: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// When the engine asks for the next cycle while the connectivity check sees trouble beyond the
+/// device (a blackout, a cut, a block): 15 minutes, Android's shortest periodic work.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+/// How many URLs one background cycle measures at most.
+pub const BACKGROUND_SAMPLE_SIZE: usize = 3;
 
 /// One background cycle's limits and circumstances.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +37,14 @@ pub struct BackgroundSummary {
     pub pending: u32,
     /// Whether the connectivity check ran.
     pub connectivity_checked: bool,
-    /// Tests run in the sample.
+    /// What the check found, if it ran.
+    pub connectivity: Option<ConnectivityStatus>,
+    /// Whether the check's status differed from the timeline's last one (a transition was
+    /// recorded, and its measurement queued).
+    pub timeline_changed: bool,
+    /// Tests run in the sample (web URLs measured).
     pub tests_run: u32,
-    /// Bytes used by the cycle.
+    /// Bytes used by the cycle's check and tests (uploads not counted).
     pub bytes_used: u64,
     /// When the engine would like the next cycle, from now.
     pub next_run_in: Duration,

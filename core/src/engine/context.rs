@@ -1,5 +1,6 @@
-//! The platform's view of the network (from Android's ConnectivityManager or iOS's
-//! NWPathMonitor), used to tag measurements and to decide what a background cycle may do.
+//! The platform's view of the network (from Android's ConnectivityManager and TelephonyManager,
+//! or iOS's NWPathMonitor and CoreTelephony), used to tag measurements, to name the probe's
+//! network (ASN, country) and to decide what a background cycle may do.
 
 /// The kind of network the device is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,6 +35,15 @@ impl NetworkKind {
 }
 
 /// What the platform knows about the current network.
+///
+/// The probe's network (ASN, country, network name) comes, in this order, from the app's own
+/// `probe_asn` / `probe_cc` / `network_name` (for instance from a check-in with a server it
+/// trusts), else from the serving mobile network's `mcc_mnc` (see
+/// [`super::operators`]), else from the engine's configuration. Measurements whose ASN or
+/// country stays unknown (`AS0` / `ZZ`) are kept on the device and never uploaded.
+///
+/// `mcc_mnc` is used only to derive those values: it is never written into a measurement, the
+/// store or a log line (OONI reports only ASN, country and network name).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkContext {
     /// The kind of network.
@@ -42,10 +52,29 @@ pub struct NetworkContext {
     pub metered: bool,
     /// The user asked to save data (Android Data Saver, iOS Low Data Mode).
     pub constrained: bool,
+    /// The network's autonomous system as the app learned it, `AS1234` (or `1234`).
+    pub probe_asn: Option<String>,
+    /// The country as the app learned it: ISO 3166 alpha-2, e.g. `KZ`.
+    pub probe_cc: Option<String>,
+    /// The network's (AS organisation's) name as the app learned it, e.g. `Kcell JSC`.
+    pub network_name: Option<String>,
+    /// The serving mobile network's MCC and MNC (`401-02`, `401 02` or `40102`), as the
+    /// platform reports it (Android `TelephonyManager.getNetworkOperator()`, iOS
+    /// `CTCarrier`); absent on Wi-Fi-only devices.
+    pub mcc_mnc: Option<String>,
 }
 
 /// Supplies the current [`NetworkContext`] on demand (asked at the start of each run).
 pub trait NetworkContextProvider: Send + Sync {
     /// The network right now.
     fn current_network(&self) -> NetworkContext;
+}
+
+/// A provider that always answers the same context (the background cycle's).
+pub(crate) struct Fixed(pub(crate) NetworkContext);
+
+impl NetworkContextProvider for Fixed {
+    fn current_network(&self) -> NetworkContext {
+        self.0.clone()
+    }
 }

@@ -7,9 +7,11 @@ use std::time::SystemTime;
 
 use time::OffsetDateTime;
 
+use super::connectivity::connectivity_verdict;
 use super::error::EngineError;
-use super::progress::{TargetResult, Verdict};
+use super::progress::{BlockingMethod, TargetResult, Verdict};
 use super::suite::Suite;
+use crate::connectivity::ConnectivityStatus;
 use crate::report::Measurement;
 use crate::store::{
     DeliveryState, OutboxItem, ResultRecord, RunId, Store, StorePolicy, Transition,
@@ -69,12 +71,13 @@ pub(crate) fn open_store(dir: &Path) -> Result<Arc<Store>, EngineError> {
         .map_err(EngineError::from)
 }
 
-/// The stored verdict of a target's result: accessible is `ok`, an anomaly an `anomaly`,
-/// blocked `blocked`, down for everyone `failed`. The detail keeps what the history shows.
+/// The stored verdict of a target's result: accessible is `ok`, an anomaly or undetermined an
+/// `anomaly` (as the CLI stores web_connectivity's `undetermined`), blocked `blocked`, down for
+/// everyone `failed`. The detail keeps the engine's own verdict and what the history shows.
 pub(crate) fn stored_verdict(result: &TargetResult) -> StoredVerdict {
     let kind = match result.verdict {
         Verdict::Accessible => VerdictKind::Ok,
-        Verdict::Anomaly => VerdictKind::Anomaly,
+        Verdict::Anomaly | Verdict::Undetermined => VerdictKind::Anomaly,
         Verdict::Blocked => VerdictKind::Blocked,
         Verdict::Down => VerdictKind::Failed,
     };
@@ -84,6 +87,9 @@ pub(crate) fn stored_verdict(result: &TargetResult) -> StoredVerdict {
         failure: result.failure.clone(),
         detail: serde_json::json!({
             "suite": result.suite.name(),
+            "verdict": result.verdict.name(),
+            "blocking": result.blocking.map(BlockingMethod::name),
+            "verdict_detail": result.verdict_detail,
             "failed_operation": result.failed_operation,
             "status_code": result.status_code,
             "bytes_received": result.bytes_received,
@@ -114,24 +120,58 @@ pub(crate) async fn record(
     }
 }
 
-/// The bytes a stored result received, from its detail (0 when not recorded).
+/// The bytes a stored result received, from its detail (`bytes_received`, or a connectivity
+/// check's `bytes`; 0 when not recorded).
 pub fn result_bytes(record: &ResultRecord) -> u64 {
     record
         .detail
         .get("bytes_received")
+        .or_else(|| record.detail.get("bytes"))
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(0)
 }
 
-/// The suite that measured a stored result, from its detail (web when not recorded: the only
-/// suite that records results so far).
+/// The suite that measured a stored result: from its detail, else from its experiment
+/// (`kuzet_connectivity`, `kuzet_throttling`; web otherwise).
 pub fn result_suite(record: &ResultRecord) -> Suite {
     record
         .detail
         .get("suite")
         .and_then(serde_json::Value::as_str)
         .and_then(|name| Suite::ALL.into_iter().find(|s| s.name() == name))
-        .unwrap_or(Suite::Web)
+        .unwrap_or(match record.test_name.as_str() {
+            crate::experiment::connectivity::TEST_NAME => Suite::Connectivity,
+            crate::experiment::throttling::TEST_NAME => Suite::Throttling,
+            _ => Suite::Web,
+        })
+}
+
+/// The engine's verdict of a stored result: as recorded in its detail, else from the stored
+/// kind (`ok` accessible, `blocked` blocked, `failed` down, anything else an anomaly).
+pub fn result_verdict(record: &ResultRecord) -> Verdict {
+    let detail = |key: &str| record.detail.get(key).and_then(serde_json::Value::as_str);
+    if let Some(verdict) = detail("verdict").and_then(Verdict::from_name) {
+        return verdict;
+    }
+    // A connectivity check's detail (written by its monitor) keeps its status.
+    if let Some(status) = detail("status").and_then(ConnectivityStatus::parse) {
+        return connectivity_verdict(status);
+    }
+    match record.verdict {
+        VerdictKind::Ok => Verdict::Accessible,
+        VerdictKind::Blocked => Verdict::Blocked,
+        VerdictKind::Failed => Verdict::Down,
+        VerdictKind::Anomaly | VerdictKind::Error => Verdict::Anomaly,
+    }
+}
+
+/// How a stored result was blocked, if it was and the detail says how.
+pub fn result_blocking(record: &ResultRecord) -> Option<BlockingMethod> {
+    record
+        .detail
+        .get("blocking")
+        .and_then(serde_json::Value::as_str)
+        .and_then(BlockingMethod::from_name)
 }
 
 /// The explanation a stored result carries, or an empty string.
@@ -201,7 +241,8 @@ pub(crate) fn pending_uploads(store: &Store) -> Result<Vec<OutboxItem>, EngineEr
     )?)
 }
 
-/// Connectivity transitions at or after `since`, oldest first.
+/// Connectivity transitions at or after `since`, oldest first (entries whose status is not a
+/// connectivity status are left out).
 pub(crate) fn timeline(store: &Store, since: SystemTime) -> Result<Vec<Transition>, EngineError> {
     let since_ms = match since.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
@@ -209,7 +250,11 @@ pub(crate) fn timeline(store: &Store, since: SystemTime) -> Result<Vec<Transitio
             .map(|ms| -ms)
             .unwrap_or(i64::MIN),
     };
-    Ok(store.transitions(Some(since_ms), MAX_TIMELINE)?)
+    Ok(store
+        .transitions(Some(since_ms), MAX_TIMELINE)?
+        .into_iter()
+        .filter(|t| ConnectivityStatus::parse(&t.status).is_some())
+        .collect())
 }
 
 /// The current month's data use: the bytes received by every result recorded since the month

@@ -8,18 +8,26 @@
 //! durable before the listener hears of it), which also serves the history, the upload queue,
 //! the connectivity timeline and the month's data use.
 //!
-//! The background cycle uploads the outbox. Not here yet: its connectivity check and sample of
-//! tests, and the messaging, throttling and connectivity suites.
+//! The web suite runs web_connectivity with the configured test helpers. Each run names the
+//! probe's network (ASN, country) from the platform's [`NetworkContext`] ([`operators`]), so
+//! its measurements can be uploaded. Reads of the store have blocking and `async` forms.
+//!
+//! The connectivity suite runs the connectivity check and records its timeline. The background
+//! cycle checks connectivity, runs a small sample of tests when budgets allow, and uploads the
+//! outbox. Not here yet: the messaging and throttling suites.
 
 mod background;
+mod connectivity;
 mod context;
 mod error;
 mod explain;
 mod history;
+pub mod operators;
 mod progress;
 mod run;
 pub mod runtime;
 mod suite;
+mod throttling;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -29,25 +37,35 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-pub use background::{BackgroundRequest, BackgroundSummary, DEFAULT_BACKGROUND_INTERVAL};
+pub use background::{
+    BackgroundRequest, BackgroundSummary, BACKGROUND_SAMPLE_SIZE, DEFAULT_BACKGROUND_INTERVAL,
+    WATCH_INTERVAL,
+};
+pub use connectivity::{connectivity_verdict, CONNECTIVITY_TARGET};
 pub use context::{NetworkContext, NetworkContextProvider, NetworkKind};
 pub use error::EngineError;
-pub use explain::{describe_failure, explain_web};
+pub use explain::{describe_failure, explain_web, explain_website};
 pub use history::{
-    result_bytes, result_explanation, result_suite, DataUsage, HistoryPage, StoredResultDetail,
-    MAX_PAGE, MAX_TIMELINE,
+    result_blocking, result_bytes, result_explanation, result_suite, result_verdict, DataUsage,
+    HistoryPage, StoredResultDetail, MAX_PAGE, MAX_TIMELINE,
 };
 pub use progress::{
-    NoListener, RunListener, RunPhase, RunProgress, RunStatus, RunSummary, TargetResult, Verdict,
+    BlockingMethod, NoListener, RunListener, RunPhase, RunProgress, RunStatus, RunSummary,
+    TargetResult, Verdict,
 };
 pub use run::RunHandle;
 pub use suite::Suite;
+pub use throttling::{throttling_verdict, ThroughputServer, DEFAULT_THROTTLING_TARGETS};
 
-use crate::experiment::urlgetter::{parse_target_url, Timeouts, UrlGetterConfig};
+use crate::connectivity::ConnectivityStatus;
+use crate::experiment::connectivity::ConnectivityConfig;
+use crate::experiment::urlgetter::{parse_target_url, Timeouts};
+use crate::experiment::web_connectivity::{self as wc, WebConnectivityConfig};
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::DnsTransport;
 use crate::report::{ProbeNetwork, Software};
 use crate::store::{OutboxItem, Store, Transition};
+use crate::th::BogonPolicy;
 use crate::upload::{flush, FlushOptions, HttpUploader, UploadManager, UploadPolicy, Uploader};
 use progress::Tracker;
 use run::{spawn_run, RunPlan};
@@ -128,8 +146,22 @@ pub struct EngineConfig {
     pub timeouts: Timeouts,
     /// Targets measured at the same time (1 to [`MAX_PARALLELISM`]).
     pub parallelism: usize,
-    /// The probe's network as far as known (AS0/ZZ until geolocation lands).
+    /// The probe's network as far as the configuration knows (AS0/ZZ by default). Each run
+    /// refines it with the platform's [`NetworkContext`] (see [`operators::probe_network`]).
     pub probe_network: ProbeNetwork,
+    /// Which addresses web_connectivity calls bogons (on by default; loopback and lab tests
+    /// turn it off or list their "public" networks).
+    pub bogons: BogonPolicy,
+    /// The connectivity check's anchors, captive check, timeouts, re-checks and rules
+    /// ([`ConnectivityConfig::kazakhstan`] by default). Its trust, software and network are
+    /// the engine's.
+    pub connectivity: ConnectivityConfig,
+    /// URLs a background cycle may sample from ([`BACKGROUND_SAMPLE_SIZE`] at a time, at
+    /// random); empty (the default) runs no tests in the background.
+    pub background_sample_urls: Vec<String>,
+    /// Kuzet's throughput server, which the throttling suite needs (none by default: runs of
+    /// that suite are refused until one is set).
+    pub throughput_server: Option<ThroughputServer>,
 }
 
 impl EngineConfig {
@@ -147,6 +179,10 @@ impl EngineConfig {
             timeouts: Timeouts::default(),
             parallelism: DEFAULT_PARALLELISM,
             probe_network: ProbeNetwork::default(),
+            bogons: BogonPolicy::default(),
+            connectivity: ConnectivityConfig::kazakhstan(),
+            background_sample_urls: Vec::new(),
+            throughput_server: None,
         }
     }
 
@@ -180,6 +216,13 @@ impl EngineConfig {
         if self.budgets.run_bytes == 0 {
             return invalid("the run data budget must be more than 0 bytes".to_string());
         }
+        self.connectivity
+            .validate()
+            .and_then(|()| self.connectivity.resolver_transport().map(drop))
+            .map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+        for url in &self.background_sample_urls {
+            parse_target_url(url)?;
+        }
         Ok(())
     }
 }
@@ -212,6 +255,8 @@ pub struct RunRequest {
     pub web_urls: Vec<String>,
     /// A lower byte budget for this run only (never above the configured one).
     pub byte_budget: Option<u64>,
+    /// Names (SNIs) for the throttling suite; empty for [`DEFAULT_THROTTLING_TARGETS`].
+    pub throttling_targets: Vec<String>,
 }
 
 /// The engine: one per data directory. Cheap to clone; clones share everything.
@@ -273,22 +318,26 @@ impl Engine {
     }
 
     /// One page of past results, newest first: `limit` (1 to [`MAX_PAGE`]) entries from
-    /// `offset`. Blocks on the store: call it off the UI thread (or from `spawn_blocking`).
+    /// `offset`. Blocks on the store: call it off the UI thread, or use
+    /// [`Engine::results_history_async`].
     pub fn results_history(&self, offset: usize, limit: usize) -> Result<HistoryPage, EngineError> {
         history::history_page(self.store()?.as_ref(), offset, limit)
     }
 
-    /// One stored result by its measurement id, with its explanation and measurement.
+    /// One stored result by its measurement id, with its explanation and measurement. Blocks on
+    /// the store.
     pub fn result_detail(&self, id: &str) -> Result<StoredResultDetail, EngineError> {
         history::result_detail(self.store()?.as_ref(), id)
     }
 
     /// Measurements not yet uploaded (pending, held or parked), with state and last error.
+    /// Blocks on the store.
     pub fn pending_uploads(&self) -> Result<Vec<OutboxItem>, EngineError> {
         history::pending_uploads(self.store()?.as_ref())
     }
 
     /// Connectivity changes at or after `since`, oldest first (at most [`MAX_TIMELINE`]).
+    /// Blocks on the store.
     pub fn connectivity_timeline(
         &self,
         since: std::time::SystemTime,
@@ -297,11 +346,67 @@ impl Engine {
     }
 
     /// Bytes received by this calendar month's recorded results, and the monthly budget.
+    /// Blocks on the store.
     pub fn data_used_this_month(&self) -> Result<DataUsage, EngineError> {
         history::data_used_this_month(
             self.store()?.as_ref(),
             self.inner.config.budgets.monthly_bytes,
         )
+    }
+
+    /// Runs a blocking call of this engine on the library runtime's blocking threads
+    /// (`spawn_blocking`), so async callers on any executor never block their own threads. The
+    /// call runs to its end even if the caller stops waiting (SQLite calls are short and
+    /// cannot be interrupted).
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let engine = self.clone();
+        runtime::runtime()
+            .spawn_blocking(move || call(&engine))
+            .await
+            .map_err(|e| EngineError::Internal(format!("a store task stopped unexpectedly: {e}")))?
+    }
+
+    /// [`Engine::results_history`] off the caller's thread.
+    pub async fn results_history_async(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Result<HistoryPage, EngineError> {
+        self.off_thread(move |engine| engine.results_history(offset, limit))
+            .await
+    }
+
+    /// [`Engine::result_detail`] off the caller's thread.
+    pub async fn result_detail_async(&self, id: String) -> Result<StoredResultDetail, EngineError> {
+        self.off_thread(move |engine| engine.result_detail(&id))
+            .await
+    }
+
+    /// [`Engine::pending_uploads`] off the caller's thread.
+    pub async fn pending_uploads_async(&self) -> Result<Vec<OutboxItem>, EngineError> {
+        self.off_thread(Engine::pending_uploads).await
+    }
+
+    /// [`Engine::connectivity_timeline`] off the caller's thread.
+    pub async fn connectivity_timeline_async(
+        &self,
+        since: std::time::SystemTime,
+    ) -> Result<Vec<Transition>, EngineError> {
+        self.off_thread(move |engine| engine.connectivity_timeline(since))
+            .await
+    }
+
+    /// [`Engine::data_used_this_month`] off the caller's thread.
+    pub async fn data_used_this_month_async(&self) -> Result<DataUsage, EngineError> {
+        self.off_thread(Engine::data_used_this_month).await
+    }
+
+    /// [`Engine::wipe`] off the caller's thread.
+    pub async fn wipe_async(&self) -> Result<(), EngineError> {
+        self.off_thread(Engine::wipe).await
     }
 
     /// The configuration.
@@ -328,6 +433,21 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner()) = uploader;
     }
 
+    /// Why this engine cannot run `suite`, if it cannot: not built in this version, or (for
+    /// throttling) no throughput server configured.
+    pub fn unavailable_reason(&self, suite: Suite) -> Option<String> {
+        if let Some(reason) = suite.unavailable_reason() {
+            return Some(reason);
+        }
+        if suite == Suite::Throttling && self.inner.config.throughput_server.is_none() {
+            return Some(
+                "the throttling suite needs Kuzet's throughput server: set its address and key pin in the configuration"
+                    .to_string(),
+            );
+        }
+        None
+    }
+
     /// Runs still going.
     pub fn active_runs(&self) -> usize {
         self.inner.active.load(Ordering::Acquire)
@@ -339,6 +459,16 @@ impl Engine {
         &self,
         request: RunRequest,
         listener: Arc<dyn RunListener>,
+    ) -> Result<RunHandle, EngineError> {
+        self.start_run_in(request, listener, None)
+    }
+
+    /// [`Engine::start_run`], in `network` when given instead of asking the provider.
+    fn start_run_in(
+        &self,
+        request: RunRequest,
+        listener: Arc<dyn RunListener>,
+        network: Option<NetworkContext>,
     ) -> Result<RunHandle, EngineError> {
         let config = &self.inner.config;
         let suites: BTreeSet<Suite> = request.suites.iter().copied().collect();
@@ -359,7 +489,7 @@ impl Engine {
             }
         }
         for suite in &suites {
-            if let Some(reason) = suite.unavailable_reason() {
+            if let Some(reason) = self.unavailable_reason(*suite) {
                 return Err(EngineError::Unavailable(reason));
             }
         }
@@ -373,6 +503,26 @@ impl Engine {
                 parse_target_url(url)?;
             }
         }
+        let throttling_targets = if suites.contains(&Suite::Throttling) {
+            let targets: Vec<String> = if request.throttling_targets.is_empty() {
+                DEFAULT_THROTTLING_TARGETS.map(str::to_string).to_vec()
+            } else {
+                request.throttling_targets.clone()
+            };
+            for name in &targets {
+                let usable = !name.is_empty()
+                    && name.parse::<std::net::IpAddr>().is_err()
+                    && rustls::pki_types::ServerName::try_from(name.as_str()).is_ok();
+                if !usable {
+                    return Err(EngineError::InvalidInput(format!(
+                        "throttling target {name:?} is not a host name"
+                    )));
+                }
+            }
+            targets
+        } else {
+            Vec::new()
+        };
         let byte_budget = match request.byte_budget {
             Some(0) => {
                 return Err(EngineError::InvalidInput(
@@ -387,27 +537,38 @@ impl Engine {
         } else {
             Vec::new()
         };
-        let total = u32::try_from(web_urls.len()).unwrap_or(u32::MAX);
-
-        let plan = RunPlan {
-            run_id: uuid::Uuid::new_v4().to_string(),
-            suites,
-            web_urls,
-            urlgetter: Arc::new(UrlGetterConfig {
-                resolver: config.resolver.clone(),
-                timeouts: config.timeouts.clone(),
-                trust: config.trust.clone(),
-                software: config.software.clone(),
-                network: config.probe_network.clone(),
-                ..UrlGetterConfig::default()
-            }),
-            parallelism: config.parallelism,
-            network: self
+        let checks = usize::from(suites.contains(&Suite::Connectivity));
+        let total =
+            u32::try_from(web_urls.len() + checks + throttling_targets.len()).unwrap_or(u32::MAX);
+        let provider: Option<Arc<dyn NetworkContextProvider>> = match network {
+            Some(context) => Some(Arc::new(context::Fixed(context))),
+            None => self
                 .inner
                 .network
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+        };
+
+        let plan = RunPlan {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            suites,
+            web_urls,
+            web: WebConnectivityConfig {
+                resolver: config.resolver.clone(),
+                timeouts: wc::Timeouts::from_steps(config.timeouts.clone()),
+                trust: config.trust.clone(),
+                software: config.software.clone(),
+                bogons: config.bogons.clone(),
+                ..WebConnectivityConfig::default()
+            },
+            test_helpers: config.test_helper_urls.clone(),
+            probe_network: config.probe_network.clone(),
+            connectivity: Arc::new(config.connectivity.clone()),
+            throughput_server: config.throughput_server.clone(),
+            throttling_targets,
+            parallelism: config.parallelism,
+            network: provider,
             store: self.store()?,
         };
         let token = self
@@ -429,10 +590,22 @@ impl Engine {
         self.start_run(request, listener)?.wait().await
     }
 
-    /// One background cycle within `request.time_budget`: uploads the outbox to the configured
-    /// collector (when there is one and the user allows uploads) through the platform's
-    /// uploader if set, else by itself. The connectivity check and the sample of tests are not
-    /// in this version: `connectivity_checked` is false and `tests_run` 0.
+    /// One background cycle within `request.time_budget`, in the network the platform sees
+    /// (`request.network`):
+    /// 1. the cheap connectivity check (when the user allows the connectivity suite), at most
+    ///    half the time budget; a changed status becomes a timeline transition and its
+    ///    measurement is queued;
+    /// 2. a small sample of web tests ([`BACKGROUND_SAMPLE_SIZE`] URLs from
+    ///    [`EngineConfig::background_sample_urls`]) when the internet is up, the user allows
+    ///    the web suite, the network is neither metered nor constrained, and the background and
+    ///    monthly budgets have room; at most half the time left;
+    /// 3. the upload of the outbox to the configured collector (when there is one and the user
+    ///    allows uploads) through the platform's uploader if set, else by itself; skipped when
+    ///    the check found no way out (the device offline, its link down, a data blackout).
+    ///
+    /// It asks for the next cycle when the upload queue wants it, else in
+    /// [`DEFAULT_BACKGROUND_INTERVAL`], and within [`WATCH_INTERVAL`] while the check sees
+    /// trouble beyond the device (to record when it ends).
     ///
     /// The cycle runs on the library's runtime, so it may be awaited from any executor; it is
     /// bounded by the time budget and finishes even if the caller stops waiting.
@@ -453,16 +626,98 @@ impl Engine {
     ) -> Result<BackgroundSummary, EngineError> {
         let config = &self.inner.config;
         let store = self.store()?;
+        let deadline = tokio::time::Instant::now() + request.time_budget;
         let mut summary = BackgroundSummary {
             uploaded: 0,
             upload_failures: 0,
             pending: 0,
             connectivity_checked: false,
+            connectivity: None,
+            timeline_changed: false,
             tests_run: 0,
             bytes_used: 0,
             next_run_in: DEFAULT_BACKGROUND_INTERVAL,
         };
-        if let (Some(collector), true) = (&config.collector_url, config.consent.upload_allowed) {
+        let token = self
+            .inner
+            .runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .child_token();
+        let probe = operators::probe_network(&config.probe_network, &request.network);
+
+        // 1. The connectivity check.
+        if config.consent.allowed_suites.contains(&Suite::Connectivity) {
+            let setup = connectivity::CheckSetup {
+                config: &config.connectivity,
+                trust: &config.trust,
+                software: &config.software,
+                network: &probe,
+            };
+            let checking = connectivity::check(setup, &request.network, &token);
+            match tokio::time::timeout(request.time_budget / 2, checking).await {
+                Ok(Ok(Some(outcome))) => {
+                    summary.connectivity_checked = true;
+                    summary.connectivity = Some(outcome.status);
+                    summary.bytes_used = summary.bytes_used.saturating_add(outcome.bytes.total);
+                    let (_, changed) = connectivity::record(&store, outcome, None).await;
+                    summary.timeline_changed = changed;
+                }
+                Ok(Ok(None)) => {
+                    return Err(EngineError::Internal(
+                        "the background cycle was cancelled (the data was wiped)".to_string(),
+                    ))
+                }
+                Ok(Err(error)) => tracing::error!("the connectivity check could not run: {error}"),
+                Err(_) => tracing::warn!(
+                    "the connectivity check did not finish within half the time budget"
+                ),
+            }
+        }
+        let way_out = !matches!(
+            summary.connectivity,
+            Some(
+                ConnectivityStatus::LocalDevice
+                    | ConnectivityStatus::LocalLink
+                    | ConnectivityStatus::DataBlackout
+            )
+        ) && request.network.kind != NetworkKind::Offline;
+
+        // 2. A small sample of tests.
+        if let Some(sample) = self.background_sample(&request, &summary).await? {
+            let byte_budget = config
+                .budgets
+                .background_bytes
+                .saturating_sub(summary.bytes_used);
+            let run = RunRequest {
+                suites: vec![Suite::Web],
+                web_urls: sample,
+                byte_budget: Some(byte_budget),
+                throttling_targets: Vec::new(),
+            };
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.start_run_in(run, Arc::new(NoListener), Some(request.network.clone())) {
+                // Dropping the handle when time is up cancels the sample.
+                Ok(handle) => match tokio::time::timeout(left / 2, handle.wait()).await {
+                    Ok(Ok(run)) => {
+                        summary.tests_run = u32::try_from(run.results.len()).unwrap_or(u32::MAX);
+                        summary.bytes_used = summary.bytes_used.saturating_add(run.bytes_used);
+                    }
+                    Ok(Err(error)) => tracing::error!("the background sample failed: {error}"),
+                    Err(_) => tracing::warn!(
+                        "the background sample was cut at its share of the time budget"
+                    ),
+                },
+                Err(error) => tracing::error!("the background sample could not start: {error}"),
+            }
+        }
+
+        // 3. The upload.
+        if let (Some(collector), true, true) = (
+            &config.collector_url,
+            config.consent.upload_allowed,
+            way_out,
+        ) {
             let foreign = self
                 .inner
                 .uploader
@@ -491,7 +746,7 @@ impl Engine {
                 manager.clone(),
                 uploader,
                 FlushOptions {
-                    max_duration: request.time_budget,
+                    max_duration: deadline.saturating_duration_since(tokio::time::Instant::now()),
                 },
             )
             .await?;
@@ -506,13 +761,58 @@ impl Engine {
         let stats =
             history::blocking(move || store.queue_stats().map_err(EngineError::from)).await?;
         summary.pending = u32::try_from(stats.pending).unwrap_or(u32::MAX);
+        if summary
+            .connectivity
+            .is_some_and(ConnectivityStatus::is_beyond_local)
+        {
+            // Something is wrong beyond the device: look again soon, to see when it ends.
+            summary.next_run_in = summary.next_run_in.min(WATCH_INTERVAL);
+        }
         tracing::info!(
+            checked = summary.connectivity_checked,
+            status = summary.connectivity.map(ConnectivityStatus::as_str),
+            tests = summary.tests_run,
             uploaded = summary.uploaded,
             failures = summary.upload_failures,
             pending = summary.pending,
             "background cycle finished"
         );
         Ok(summary)
+    }
+
+    /// The URLs of a background cycle's sample, if one may run now (see
+    /// [`Engine::background_cycle`]).
+    async fn background_sample(
+        &self,
+        request: &BackgroundRequest,
+        summary: &BackgroundSummary,
+    ) -> Result<Option<Vec<String>>, EngineError> {
+        use rand::seq::IndexedRandom;
+        let config = &self.inner.config;
+        let internet_up = match summary.connectivity {
+            Some(status) => status == ConnectivityStatus::Ok,
+            None => request.network.kind != NetworkKind::Offline,
+        };
+        if config.background_sample_urls.is_empty()
+            || !internet_up
+            || !config.consent.allowed_suites.contains(&Suite::Web)
+            || request.network.metered
+            || request.network.constrained
+            || summary.bytes_used >= config.budgets.background_bytes
+        {
+            return Ok(None);
+        }
+        let used = self.data_used_this_month_async().await?;
+        if used.bytes_used >= used.monthly_budget {
+            tracing::info!("the monthly data budget is used up: no background tests");
+            return Ok(None);
+        }
+        let sample = config
+            .background_sample_urls
+            .choose_multiple(&mut rand::rng(), BACKGROUND_SAMPLE_SIZE)
+            .cloned()
+            .collect();
+        Ok(Some(sample))
     }
 
     /// Cancels every run, empties the results store ([`Store::wipe`]) and closes it, then

@@ -17,17 +17,105 @@ pub enum RunPhase {
     Finished,
 }
 
-/// What a measurement of one target suggests.
+/// What a measurement of one target suggests. For the web suite it follows web_connectivity's
+/// verdict (`x_verdict`, see [`crate::experiment::web_connectivity::Verdict`]): `ok` is
+/// [`Verdict::Accessible`], `site_down` [`Verdict::Down`], every kind of interference
+/// [`Verdict::Blocked`] (how in [`TargetResult::blocking`]), and `undetermined`
+/// [`Verdict::Anomaly`] when a step failed or [`Verdict::Undetermined`] when none did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// It worked as expected.
     Accessible,
-    /// Something failed; on its own this measurement cannot tell blocking from an outage.
+    /// Something failed, and nothing could tell blocking from an outage (typically the test
+    /// helper was unreachable or not configured).
     Anomaly,
-    /// Blocked, confirmed against a control measurement (web_connectivity; not produced yet).
+    /// Blocked or tampered with, confirmed against the test helper's control measurement.
     Blocked,
-    /// Down for everyone, per the control measurement (web_connectivity; not produced yet).
+    /// Down for everyone: it failed the same way for the test helper.
     Down,
+    /// Nothing failed, but nothing proved the answer genuine either (a plain-http page loaded
+    /// and there was no control to compare it with).
+    Undetermined,
+}
+
+impl Verdict {
+    /// The verdict's name in stored results: `accessible`, `anomaly`, `blocked`, `down`,
+    /// `undetermined`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Accessible => "accessible",
+            Verdict::Anomaly => "anomaly",
+            Verdict::Blocked => "blocked",
+            Verdict::Down => "down",
+            Verdict::Undetermined => "undetermined",
+        }
+    }
+
+    /// The verdict of a name from [`Verdict::name`].
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        [
+            Verdict::Accessible,
+            Verdict::Anomaly,
+            Verdict::Blocked,
+            Verdict::Down,
+            Verdict::Undetermined,
+        ]
+        .into_iter()
+        .find(|v| v.name() == name)
+    }
+}
+
+/// How a target was blocked (with [`Verdict::Blocked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockingMethod {
+    /// DNS: the resolver lied (NXDOMAIN, a bogon, other addresses) or failed while the name
+    /// resolves elsewhere.
+    Dns,
+    /// TCP/IP: connections to the site's addresses were reset, refused or dropped.
+    TcpIp,
+    /// TLS, by the name sent in the handshake (SNI): the handshake was cut.
+    Tls,
+    /// TLS interception: a certificate that does not verify (for instance a state root) was
+    /// presented instead of the site's.
+    Interception,
+    /// A block page came back instead of the site's page.
+    HttpBlockpage,
+    /// The HTTP exchange failed while the test helper fetched the page.
+    HttpFailure,
+    /// Throttled: held to a much lower speed than a comparison on the same path, or cut off
+    /// after a few bytes.
+    Throttling,
+}
+
+impl BlockingMethod {
+    /// The method's name in stored results: `dns`, `tcp_ip`, `tls`, `interception`,
+    /// `http_blockpage`, `http_failure`, `throttling`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockingMethod::Dns => "dns",
+            BlockingMethod::TcpIp => "tcp_ip",
+            BlockingMethod::Tls => "tls",
+            BlockingMethod::Interception => "interception",
+            BlockingMethod::HttpBlockpage => "http_blockpage",
+            BlockingMethod::HttpFailure => "http_failure",
+            BlockingMethod::Throttling => "throttling",
+        }
+    }
+
+    /// The method of a name from [`BlockingMethod::name`].
+    pub fn from_name(name: &str) -> Option<BlockingMethod> {
+        [
+            BlockingMethod::Dns,
+            BlockingMethod::TcpIp,
+            BlockingMethod::Tls,
+            BlockingMethod::Interception,
+            BlockingMethod::HttpBlockpage,
+            BlockingMethod::HttpFailure,
+            BlockingMethod::Throttling,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
+    }
 }
 
 /// The result of one target (a URL for the web suite).
@@ -39,6 +127,11 @@ pub struct TargetResult {
     pub target: String,
     /// What the measurement suggests.
     pub verdict: Verdict,
+    /// How it was blocked, when [`Verdict::Blocked`].
+    pub blocking: Option<BlockingMethod>,
+    /// The experiment's own verdict in short, e.g. `TLS blocked (timeout, SNI example.org)`
+    /// (web_connectivity's `x_verdict`).
+    pub verdict_detail: String,
     /// The step that failed (`resolve`, `connect`, `tls_handshake`, `http_round_trip`).
     pub failed_operation: Option<String>,
     /// OONI's failure string for that step, e.g. `connection_reset`.
@@ -165,6 +258,11 @@ impl Tracker {
     /// Whether there are bytes left to start another target.
     pub(crate) fn has_budget(&self) -> bool {
         self.state().bytes_used < self.byte_budget
+    }
+
+    /// The bytes left in the budget.
+    pub(crate) fn bytes_left(&self) -> u64 {
+        self.byte_budget.saturating_sub(self.state().bytes_used)
     }
 
     /// Calls the listener, containing any panic in it.

@@ -1,4 +1,11 @@
 //! One run: the orchestration task, the web suite's loop, and the handle that cancels it.
+//!
+//! The web suite runs web_connectivity on every URL with the configured test helpers, tried in
+//! order: the run starts with the first, and once a URL's control fails through one helper the
+//! URLs that start after it use the next (the URL itself keeps its verdict, usually
+//! `undetermined`; it is not measured twice). Without a test helper web_connectivity still
+//! runs, as it does without one anywhere: an https page that loads is `ok` (its certificate
+//! proves it), a failure is an anomaly, and a plain-http page that loads is undetermined.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,23 +16,47 @@ use time::OffsetDateTime;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::connectivity::{self, CheckSetup};
 use super::context::{NetworkContext, NetworkContextProvider, NetworkKind};
 use super::error::EngineError;
-use super::explain::explain_web;
+use super::explain::explain_website;
 use super::history::{self, blocking};
-use super::progress::{RunPhase, RunStatus, RunSummary, TargetResult, Tracker, Verdict};
+use super::operators::probe_network;
+use super::progress::{
+    BlockingMethod, RunPhase, RunStatus, RunSummary, TargetResult, Tracker, Verdict,
+};
 use super::runtime::runtime;
 use super::suite::Suite;
-use crate::experiment::urlgetter::{measure_url, UrlGetterConfig, UrlGetterResult};
-use crate::report::Measurement;
+use super::throttling::{self, Measured, TargetSetup, ThroughputServer};
+use crate::experiment::connectivity::ConnectivityConfig;
+use crate::experiment::urlgetter::parse_target_url;
+use crate::experiment::web_connectivity::{
+    measure_target, th_client, TargetUrl, Verdict as WebVerdict, WebConnectivityConfig,
+    WebConnectivityResult,
+};
+use crate::failure::Failure;
+use crate::report::{Measurement, ProbeNetwork};
 use crate::store::{NetworkType, NewRun, RunId, Store};
+use url::Url;
 
 /// A validated run, ready to start.
 pub(crate) struct RunPlan {
     pub(crate) run_id: String,
     pub(crate) suites: Vec<Suite>,
     pub(crate) web_urls: Vec<String>,
-    pub(crate) urlgetter: Arc<UrlGetterConfig>,
+    /// How each URL is measured, without a test helper or the probe's network (both are set
+    /// when the run starts).
+    pub(crate) web: WebConnectivityConfig,
+    /// The test helpers, tried in order.
+    pub(crate) test_helpers: Vec<Url>,
+    /// The configured probe network, before the platform's context refines it.
+    pub(crate) probe_network: ProbeNetwork,
+    /// The connectivity check's anchors and rules.
+    pub(crate) connectivity: Arc<ConnectivityConfig>,
+    /// The throughput server (checked when the run was planned if throttling is included).
+    pub(crate) throughput_server: Option<ThroughputServer>,
+    /// The throttling suite's names.
+    pub(crate) throttling_targets: Vec<String>,
     pub(crate) parallelism: usize,
     pub(crate) network: Option<Arc<dyn NetworkContextProvider>>,
     /// Where each result is recorded before the listener hears of it.
@@ -138,14 +169,17 @@ async fn orchestrate(plan: RunPlan, tracker: Tracker, token: CancellationToken) 
                 .ok()
         })
         .unwrap_or_default();
+    let probe = probe_network(&plan.probe_network, &network);
     tracing::info!(
         run = %plan.run_id,
         suites = plan.suites.len(),
         network = network.kind.ooni_network_type(),
+        asn = %probe.probe_asn,
+        cc = %probe.probe_cc,
         "run started"
     );
 
-    let stored_run = begin_stored_run(&plan, &network).await;
+    let stored_run = begin_stored_run(&plan, &network, &probe).await;
 
     let mut status = RunStatus::Completed;
     for &suite in &plan.suites {
@@ -163,12 +197,19 @@ async fn orchestrate(plan: RunPlan, tracker: Tracker, token: CancellationToken) 
                 run_web(
                     &plan,
                     &network,
+                    &probe,
                     stored_run,
                     &tracker,
                     &token,
                     test_start_time,
                 )
                 .await
+            }
+            Suite::Connectivity => {
+                run_connectivity(&plan, &network, &probe, stored_run, &tracker, &token).await
+            }
+            Suite::Throttling => {
+                run_throttling(&plan, &network, &probe, stored_run, &tracker, &token).await
             }
             other => {
                 // Refused when the run was planned; reaching here is a bug, not a panic.
@@ -212,7 +253,11 @@ async fn orchestrate(plan: RunPlan, tracker: Tracker, token: CancellationToken) 
 
 /// Starts the run in the store; `None` (logged) if the store refuses, and results then go
 /// unrecorded rather than unreported.
-async fn begin_stored_run(plan: &RunPlan, network: &NetworkContext) -> Option<RunId> {
+async fn begin_stored_run(
+    plan: &RunPlan,
+    network: &NetworkContext,
+    probe: &ProbeNetwork,
+) -> Option<RunId> {
     let suite = plan
         .suites
         .iter()
@@ -225,7 +270,7 @@ async fn begin_stored_run(plan: &RunPlan, network: &NetworkContext) -> Option<Ru
         NetworkKind::Ethernet => NetworkType::Wired,
         NetworkKind::Offline | NetworkKind::Vpn | NetworkKind::Unknown => NetworkType::Unknown,
     };
-    let new_run = NewRun::new(&suite, &plan.urlgetter.network, network_type);
+    let new_run = NewRun::new(&suite, probe, network_type);
     let store = plan.store.clone();
     match blocking(move || store.begin_run(&new_run).map_err(EngineError::from)).await {
         Ok(run) => Some(run),
@@ -236,21 +281,175 @@ async fn begin_stored_run(plan: &RunPlan, network: &NetworkContext) -> Option<Ru
     }
 }
 
-/// Measures every URL, `parallelism` at a time, until done, cancelled or over budget. The
-/// budget is checked before each URL starts; URLs already in flight finish (each is bounded by
-/// its body cap). On cancellation every URL in flight is dropped at once.
-/// Each result is recorded in `stored_run` before the tracker (and so the listener) hears of
-/// it.
+/// Runs one connectivity check (re-checks included) and records it, with its timeline
+/// transition when the status changed, before the listener hears of it.
+async fn run_connectivity(
+    plan: &RunPlan,
+    network: &NetworkContext,
+    probe: &ProbeNetwork,
+    stored_run: Option<RunId>,
+    tracker: &Tracker,
+    token: &CancellationToken,
+) -> Option<Stop> {
+    let setup = CheckSetup {
+        config: &plan.connectivity,
+        trust: &plan.web.trust,
+        software: &plan.web.software,
+        network: probe,
+    };
+    let outcome = match connectivity::check(setup, network, token).await {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => return Some(Stop::Cancelled),
+        Err(error) => {
+            // The configuration was checked when the engine was made: not expected.
+            tracing::error!("the connectivity check could not run: {error}");
+            return None;
+        }
+    };
+    let (result, _) = connectivity::record(&plan.store, outcome, stored_run).await;
+    tracker.record(result);
+    None
+}
+
+/// Measures every throttling target in turn against the throughput server, until done,
+/// cancelled, over budget, or the server proves unusable (reported once, as an undetermined
+/// result). Each result is recorded before the listener hears of it.
+async fn run_throttling(
+    plan: &RunPlan,
+    network: &NetworkContext,
+    probe: &ProbeNetwork,
+    stored_run: Option<RunId>,
+    tracker: &Tracker,
+    token: &CancellationToken,
+) -> Option<Stop> {
+    let Some(server) = &plan.throughput_server else {
+        // Refused when the run was planned; reaching here is a bug, not a panic.
+        tracing::error!("no throughput server for the throttling suite");
+        return None;
+    };
+    let control_sni = throttling::control_sni();
+    for target in &plan.throttling_targets {
+        if token.is_cancelled() {
+            return Some(Stop::Cancelled);
+        }
+        if !tracker.has_budget() {
+            return Some(Stop::Budget);
+        }
+        let setup = TargetSetup {
+            server,
+            control_sni: &control_sni,
+            software: &plan.web.software,
+            network: probe,
+            bytes_left: tracker.bytes_left(),
+        };
+        match throttling::measure(setup, target, token).await {
+            Measured::Result(mut result, mut measurement) => {
+                measurement.annotations.insert(
+                    "network_type".to_string(),
+                    network.kind.ooni_network_type().into(),
+                );
+                result.measurement_json = serde_json::to_string(&measurement).unwrap_or_default();
+                if let Some(run) = stored_run {
+                    history::record(&plan.store, run, *measurement, &result).await;
+                }
+                tracker.record(result);
+            }
+            Measured::Skipped => {
+                return Some(if token.is_cancelled() {
+                    Stop::Cancelled
+                } else {
+                    Stop::Budget
+                });
+            }
+            Measured::ServerFailed(result) => {
+                tracker.record(result);
+                return None;
+            }
+        }
+    }
+    if token.is_cancelled() {
+        return Some(Stop::Cancelled);
+    }
+    None
+}
+
+/// The test helpers of a run, tried in order (see the module docs).
+struct Helpers {
+    /// One configuration per helper, or one without a helper.
+    configs: Vec<Arc<WebConnectivityConfig>>,
+    /// The helper URLs start with.
+    current: AtomicUsize,
+}
+
+impl Helpers {
+    fn new(plan: &RunPlan, probe: &ProbeNetwork) -> Helpers {
+        let base = WebConnectivityConfig {
+            network: probe.clone(),
+            ..plan.web.clone()
+        };
+        let configs = if plan.test_helpers.is_empty() {
+            vec![Arc::new(base)]
+        } else {
+            plan.test_helpers
+                .iter()
+                .map(|url| {
+                    Arc::new(WebConnectivityConfig {
+                        th_url: Some(url.clone()),
+                        ..base.clone()
+                    })
+                })
+                .collect()
+        };
+        Helpers {
+            configs,
+            current: AtomicUsize::new(0),
+        }
+    }
+
+    /// The helper for the next URL, and its index.
+    fn pick(&self) -> (usize, Arc<WebConnectivityConfig>) {
+        let index = self
+            .current
+            .load(Ordering::Acquire)
+            .min(self.configs.len() - 1);
+        (index, self.configs[index].clone())
+    }
+
+    /// Moves on from helper `index` when its control failed and another is left.
+    fn control_failed(&self, index: usize) {
+        if index + 1 < self.configs.len()
+            && self
+                .current
+                .compare_exchange(index, index + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            tracing::warn!(
+                helper = index + 1,
+                "the test helper did not answer; the next URLs use the next one"
+            );
+        }
+    }
+}
+
+/// Measures every URL with web_connectivity, `parallelism` at a time, until done, cancelled or
+/// over budget. The budget is checked before each URL starts; URLs already in flight finish
+/// (each is bounded by its timeouts and body caps). On cancellation every URL in flight is
+/// dropped at once. Each result is recorded in `stored_run` before the tracker (and so the
+/// listener) hears of it.
 async fn run_web(
     plan: &RunPlan,
     network: &NetworkContext,
+    probe: &ProbeNetwork,
     stored_run: Option<RunId>,
     tracker: &Tracker,
     token: &CancellationToken,
     test_start_time: OffsetDateTime,
 ) -> Option<Stop> {
+    let helpers = Helpers::new(plan, probe);
+    // One client for every helper call of the run (it depends only on trust and timeouts).
+    let client: Arc<Result<reqwest::Client, Failure>> = Arc::new(th_client(&helpers.configs[0]));
     let mut queue = plan.web_urls.iter();
-    let mut tasks: JoinSet<(String, crate::Result<UrlGetterResult>)> = JoinSet::new();
+    let mut tasks: JoinSet<(usize, Option<WebConnectivityResult>)> = JoinSet::new();
     let mut stop = None;
     loop {
         while stop.is_none() && tasks.len() < plan.parallelism {
@@ -263,10 +462,23 @@ async fn run_web(
                 break;
             }
             let Some(url) = queue.next() else { break };
-            let (config, url) = (plan.urlgetter.clone(), url.clone());
+            let (index, config) = helpers.pick();
+            let (client, url) = (client.clone(), url.clone());
             tasks.spawn(async move {
-                let result = measure_url(&config, &url, test_start_time).await;
-                (url, result)
+                // URLs were checked when the run was planned.
+                let Ok(target) = parse_target_url(&url) else {
+                    return (index, None);
+                };
+                let client = client.as_ref().as_ref();
+                let result = measure_target(
+                    &config,
+                    client,
+                    &TargetUrl::new(url),
+                    target,
+                    test_start_time,
+                )
+                .await;
+                (index, Some(result))
             });
         }
         if tasks.is_empty() {
@@ -279,16 +491,18 @@ async fn run_web(
                 return Some(Stop::Cancelled);
             }
             joined = tasks.join_next() => match joined {
-                Some(Ok((_, Ok(result)))) => {
+                Some(Ok((index, Some(result)))) => {
+                    if result.summary.control_failure.is_some() {
+                        helpers.control_failed(index);
+                    }
                     let (target, measurement) = web_result(result, network);
                     if let Some(run) = stored_run {
                         history::record(&plan.store, run, measurement, &target).await;
                     }
                     tracker.record(target);
                 }
-                Some(Ok((_, Err(_)))) => {
-                    // URLs are checked before the run starts, so this is not expected. The
-                    // error names the URL, which stays out of logs.
+                Some(Ok((_, None))) => {
+                    // The error would name the URL, which stays out of logs.
                     tracing::error!("a target could not be measured");
                 }
                 Some(Err(error)) => {
@@ -302,9 +516,30 @@ async fn run_web(
     stop
 }
 
-fn web_result(result: UrlGetterResult, network: &NetworkContext) -> (TargetResult, Measurement) {
-    let UrlGetterResult {
+/// The engine's verdict and blocking method for web_connectivity's verdict.
+pub(crate) fn web_verdict(verdict: &WebVerdict, failed: bool) -> (Verdict, Option<BlockingMethod>) {
+    match verdict {
+        WebVerdict::Ok => (Verdict::Accessible, None),
+        WebVerdict::SiteDown => (Verdict::Down, None),
+        WebVerdict::DnsTampered { .. } => (Verdict::Blocked, Some(BlockingMethod::Dns)),
+        WebVerdict::TcpBlocked { .. } => (Verdict::Blocked, Some(BlockingMethod::TcpIp)),
+        WebVerdict::TlsBlocked { .. } => (Verdict::Blocked, Some(BlockingMethod::Tls)),
+        WebVerdict::TlsMitm { .. } => (Verdict::Blocked, Some(BlockingMethod::Interception)),
+        WebVerdict::HttpBlockpage => (Verdict::Blocked, Some(BlockingMethod::HttpBlockpage)),
+        WebVerdict::HttpFailure { .. } => (Verdict::Blocked, Some(BlockingMethod::HttpFailure)),
+        WebVerdict::Undetermined { .. } if failed => (Verdict::Anomaly, None),
+        WebVerdict::Undetermined { .. } => (Verdict::Undetermined, None),
+    }
+}
+
+fn web_result(
+    result: WebConnectivityResult,
+    network: &NetworkContext,
+) -> (TargetResult, Measurement) {
+    let WebConnectivityResult {
         mut measurement,
+        verdict,
+        bytes_received,
         summary,
     } = result;
     measurement.annotations.insert(
@@ -315,20 +550,33 @@ fn web_result(result: UrlGetterResult, network: &NetworkContext) -> (TargetResul
         tracing::error!("cannot encode a measurement: {error}");
         String::new()
     });
+    let failed_operation = measurement
+        .test_keys
+        .get("x_failed_operation")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    let failure = summary
+        .http_experiment_failure
+        .as_ref()
+        .or(summary.dns_experiment_failure.as_ref());
+    let (engine_verdict, blocking) = web_verdict(&verdict, failure.is_some());
     let target = TargetResult {
         suite: Suite::Web,
         target: summary.url.clone(),
-        verdict: if summary.failure.is_none() {
-            Verdict::Accessible
-        } else {
-            Verdict::Anomaly
-        },
-        failed_operation: summary.failed_operation.clone(),
-        failure: summary.failure.as_ref().map(|f| f.as_str().into_owned()),
+        verdict: engine_verdict,
+        blocking,
+        verdict_detail: verdict.to_string(),
+        failure: failure.map(|f| f.as_str().into_owned()),
         status_code: summary.status_code,
-        bytes_received: summary.bytes_received,
+        bytes_received,
         runtime: summary.runtime,
-        explanation: explain_web(&summary),
+        explanation: explain_website(
+            &verdict,
+            &summary,
+            failed_operation.as_deref(),
+            measurement.test_helpers.is_some(),
+        ),
+        failed_operation,
         measurement_id: measurement.id.clone().unwrap_or_default(),
         measurement_json,
     };

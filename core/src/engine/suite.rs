@@ -35,9 +35,10 @@ impl Suite {
         }
     }
 
-    /// Whether this build can run the suite.
+    /// Whether this build can run the suite (throttling also needs a throughput server in
+    /// the configuration).
     pub fn is_available(self) -> bool {
-        matches!(self, Suite::Web)
+        matches!(self, Suite::Web | Suite::Connectivity | Suite::Throttling)
     }
 
     /// One sentence on what the suite does, for settings screens.
@@ -45,7 +46,7 @@ impl Suite {
         match self {
             Suite::Web => "Checks whether websites load, and at which step (DNS, connection, TLS, HTTP) they fail.",
             Suite::Messaging => "Checks whether messaging apps can reach their servers.",
-            Suite::Throttling => "Measures download speed to detect deliberate slowdowns.",
+            Suite::Throttling => "Compares download speeds under different site names to detect deliberate slowdowns.",
             Suite::Connectivity => "A cheap check of whether the internet is reachable at all, for the shutdown timeline.",
         }
     }

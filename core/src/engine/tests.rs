@@ -62,6 +62,32 @@ async fn slow_server() -> WebServer {
     WebServer::http(routes).await
 }
 
+/// A connectivity check with two loopback anchors (domestic and international) on `port`, by
+/// TCP connect, resolved from the hosts file: nothing leaves the machine.
+pub(crate) fn loopback_connectivity(
+    port: u16,
+) -> crate::experiment::connectivity::ConnectivityConfig {
+    crate::experiment::connectivity::ConnectivityConfig::from_json(&format!(
+        r#"{{"anchors": [
+            {{"name": "localhost", "group": "domestic", "pinned_ips": ["127.0.0.1"], "port": {port}, "probe": "tcp_connect"}},
+            {{"name": "localhost", "group": "international", "pinned_ips": ["127.0.0.1"], "port": {port}, "probe": "tcp_connect"}}
+        ],
+        "rechecks": {{"count": 0, "delay": 0}},
+        "timeouts": {{"dns": 1000, "probe": 1000}}}}"#
+    ))
+    .expect("loopback connectivity configuration")
+}
+
+/// A loopback port that accepts connections while the listener lives (the kernel completes
+/// the handshake from the backlog).
+fn anchor_listener() -> std::net::TcpListener {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap()
+}
+
+fn closed_port() -> u16 {
+    anchor_listener().local_addr().unwrap().port()
+}
+
 fn engine_with(dir: &tempfile::TempDir, edit: impl FnOnce(&mut EngineConfig)) -> Engine {
     let mut config = EngineConfig::new(
         dir.path().join("kuzet"),
@@ -70,6 +96,8 @@ fn engine_with(dir: &tempfile::TempDir, edit: impl FnOnce(&mut EngineConfig)) ->
             version: "1.0".to_string(),
         },
     );
+    // Never the built-in anchors (public hosts): a dead loopback port unless a test says.
+    config.connectivity = loopback_connectivity(closed_port());
     edit(&mut config);
     Engine::new(config).expect("engine")
 }
@@ -79,6 +107,7 @@ fn web(urls: Vec<String>) -> RunRequest {
         suites: vec![Suite::Web],
         web_urls: urls,
         byte_budget: None,
+        throttling_targets: Vec::new(),
     }
 }
 
@@ -89,6 +118,7 @@ impl NetworkContextProvider for FixedNetwork {
             kind: NetworkKind::Wifi,
             metered: false,
             constrained: false,
+            ..NetworkContext::default()
         }
     }
 }
@@ -117,15 +147,28 @@ async fn a_web_run_reports_each_url_in_order_and_ends_completed() {
     assert!(summary.bytes_used > 0);
     let first = &summary.results[0];
     assert_eq!(first.target, urls[0]);
-    assert_eq!(first.verdict, Verdict::Accessible);
+    // A plain-http page without a test helper: it loaded, but nothing proves it genuine.
+    assert_eq!(first.verdict, Verdict::Undetermined);
+    assert_eq!(first.blocking, None);
+    assert!(
+        first.verdict_detail.starts_with("undetermined"),
+        "{}",
+        first.verdict_detail
+    );
     assert_eq!(first.status_code, Some(200));
     assert!(
-        first.explanation.contains("loaded normally (HTTP 200)"),
+        first
+            .explanation
+            .starts_with("127.0.0.1 loaded (HTTP 200) in "),
         "{}",
         first.explanation
     );
     let measurement: serde_json::Value = serde_json::from_str(&first.measurement_json).unwrap();
-    assert_eq!(measurement["test_name"], "urlgetter");
+    assert_eq!(measurement["test_name"], "web_connectivity");
+    assert_eq!(
+        measurement["test_keys"]["x_verdict"]["kind"],
+        "undetermined"
+    );
     assert_eq!(measurement["software_name"], "kuzet-tests");
     assert_eq!(measurement["annotations"]["network_type"], "wifi");
     assert_eq!(measurement["id"], first.measurement_id.as_str());
@@ -177,9 +220,146 @@ async fn a_failed_url_is_an_anomaly_with_an_explanation() {
     assert_eq!(result.verdict, Verdict::Anomaly);
     assert_eq!(result.failed_operation.as_deref(), Some("connect"));
     assert_eq!(result.failure.as_deref(), Some("connection_refused"));
-    assert!(result
-        .explanation
-        .contains("the connection was refused while opening a connection"));
+    assert_eq!(
+        result.explanation,
+        "127.0.0.1 did not load: the connection was refused while opening a connection. No test helper is configured to compare with another network, so this cannot tell blocking from an outage."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_page_that_loads_is_accessible_without_a_test_helper() {
+    let ca = kuzet_e2e::fixtures::pki::TestCa::new("Kuzet Test CA", "Kuzet");
+    let leaf = ca.leaf(&["127.0.0.1"]);
+    let server = WebServer::https(Routes::new().page("/", 200, "secure"), &leaf).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| {
+        c.trust = crate::net::trust::TrustAnchors::bundled_with_pem(ca.cert_pem.as_bytes()).unwrap()
+    });
+    let summary = engine
+        .run(web(vec![server.url("https", "/")]), Arc::new(NoListener))
+        .await
+        .unwrap();
+    let result = &summary.results[0];
+    assert_eq!(result.verdict, Verdict::Accessible, "{result:?}");
+    assert_eq!(result.verdict_detail, "ok");
+    assert!(
+        result
+            .explanation
+            .starts_with("127.0.0.1 loaded normally (HTTP 200) in "),
+        "{}",
+        result.explanation
+    );
+}
+
+/// A phone on Kcell's mobile data, as its platform describes it.
+struct Kcell;
+impl NetworkContextProvider for Kcell {
+    fn current_network(&self) -> NetworkContext {
+        NetworkContext {
+            kind: NetworkKind::Cellular,
+            metered: true,
+            mcc_mnc: Some("401-02".to_string()),
+            ..NetworkContext::default()
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_context_names_the_probe_network_and_measurements_become_uploadable() {
+    let server = WebServer::http(Routes::new().page("/", 200, "home")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |_| {});
+    engine.set_network_provider(Some(Arc::new(Kcell)));
+    let summary = engine
+        .run(web(vec![server.url("http", "/")]), Arc::new(NoListener))
+        .await
+        .unwrap();
+    let measurement: serde_json::Value =
+        serde_json::from_str(&summary.results[0].measurement_json).unwrap();
+    assert_eq!(measurement["probe_asn"], "AS29355");
+    assert_eq!(measurement["probe_cc"], "KZ");
+    assert_eq!(measurement["probe_network_name"], "Kcell JSC");
+    assert_eq!(measurement["annotations"]["network_type"], "mobile");
+    // MCC-MNC is only used to derive those: it is nowhere in the measurement.
+    let text = summary.results[0].measurement_json.as_str();
+    assert!(
+        !text.contains("401-02") && !text.contains("40102"),
+        "{text}"
+    );
+    let pending = engine.pending_uploads().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].state, crate::store::DeliveryState::Pending);
+    let runs = engine.store().unwrap().runs(1).unwrap();
+    assert_eq!(runs[0].run.probe_asn, "AS29355");
+
+    // The app's own values win.
+    struct CheckedIn;
+    impl NetworkContextProvider for CheckedIn {
+        fn current_network(&self) -> NetworkContext {
+            NetworkContext {
+                kind: NetworkKind::Wifi,
+                probe_asn: Some("AS9198".to_string()),
+                probe_cc: Some("KZ".to_string()),
+                network_name: Some("JSC Kazakhtelecom".to_string()),
+                mcc_mnc: Some("401-02".to_string()),
+                ..NetworkContext::default()
+            }
+        }
+    }
+    engine.set_network_provider(Some(Arc::new(CheckedIn)));
+    let summary = engine
+        .run(web(vec![server.url("http", "/")]), Arc::new(NoListener))
+        .await
+        .unwrap();
+    let measurement: serde_json::Value =
+        serde_json::from_str(&summary.results[0].measurement_json).unwrap();
+    assert_eq!(measurement["probe_asn"], "AS9198");
+    assert_eq!(measurement["probe_network_name"], "JSC Kazakhtelecom");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_reads_match_the_blocking_ones() {
+    let server = WebServer::http(Routes::new().page("/", 200, "home")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |_| {});
+    engine.set_network_provider(Some(Arc::new(Kcell)));
+    let summary = engine
+        .run(web(vec![server.url("http", "/")]), Arc::new(NoListener))
+        .await
+        .unwrap();
+    let id = summary.results[0].measurement_id.clone();
+    let page = engine.results_history_async(0, 10).await.unwrap();
+    assert_eq!(page, engine.results_history(0, 10).unwrap());
+    assert_eq!(page.items.len(), 1);
+    let detail = engine.result_detail_async(id.clone()).await.unwrap();
+    assert_eq!(detail, engine.result_detail(&id).unwrap());
+    assert_eq!(result_verdict(&detail.record), Verdict::Undetermined);
+    assert_eq!(
+        engine.pending_uploads_async().await.unwrap(),
+        engine.pending_uploads().unwrap()
+    );
+    assert_eq!(
+        engine
+            .connectivity_timeline_async(std::time::SystemTime::UNIX_EPOCH)
+            .await
+            .unwrap(),
+        engine
+            .connectivity_timeline(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap()
+    );
+    let used = engine.data_used_this_month_async().await.unwrap();
+    assert_eq!(used.bytes_used, summary.bytes_used);
+    assert!(matches!(
+        engine.result_detail_async("nope".to_string()).await,
+        Err(EngineError::InvalidInput(_))
+    ));
+    engine.wipe_async().await.unwrap();
+    assert!(engine
+        .results_history_async(0, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,6 +471,7 @@ fn runs_are_refused_before_anything_is_measured() {
         suites: vec![Suite::Messaging],
         ..RunRequest::default()
     });
+    assert!(Suite::Connectivity.is_available() && !Suite::Messaging.is_available());
     assert!(matches!(error, EngineError::Unavailable(_)), "{error:?}");
     assert_eq!(
         error.to_string(),
@@ -302,6 +483,25 @@ fn runs_are_refused_before_anything_is_measured() {
         ..RunRequest::default()
     });
     assert!(matches!(error, EngineError::NotAllowed(_)), "{error:?}");
+
+    // Allowed and built, but no throughput server configured.
+    let dir2 = tempfile::tempdir().unwrap();
+    let error = engine_with(&dir2, |_| {})
+        .start_run(
+            RunRequest {
+                suites: vec![Suite::Throttling],
+                ..RunRequest::default()
+            },
+            listener.clone(),
+        )
+        .expect_err("no server");
+    assert!(matches!(error, EngineError::Unavailable(_)), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("needs Kuzet's throughput server"),
+        "{error}"
+    );
 
     let error = refuse(web(vec![]));
     assert!(matches!(error, EngineError::InvalidInput(_)), "{error:?}");
@@ -366,7 +566,10 @@ fn wipe_empties_the_data_directory() {
 #[test]
 fn a_background_cycle_without_a_collector_uploads_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine_with(&dir, |c| c.consent.upload_allowed = true);
+    let engine = engine_with(&dir, |c| {
+        c.consent.upload_allowed = true;
+        c.consent.allowed_suites = vec![Suite::Web];
+    });
     let summary = runtime::runtime()
         .block_on(engine.background_cycle(BackgroundRequest {
             time_budget: Duration::from_secs(30),
@@ -376,8 +579,181 @@ fn a_background_cycle_without_a_collector_uploads_nothing() {
     assert_eq!(summary.uploaded, 0);
     assert_eq!(summary.upload_failures, 0);
     assert_eq!(summary.pending, 0);
+    // The user has not allowed the connectivity suite: no check.
     assert!(!summary.connectivity_checked);
+    assert_eq!(summary.connectivity, None);
+    assert_eq!(summary.tests_run, 0);
     assert_eq!(summary.next_run_in, DEFAULT_BACKGROUND_INTERVAL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connectivity_suite_records_each_check_and_the_timeline_its_changes() {
+    let anchor = anchor_listener();
+    let port = anchor.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| c.connectivity = loopback_connectivity(port));
+    engine.set_network_provider(Some(Arc::new(Kcell)));
+    let request = RunRequest {
+        suites: vec![Suite::Connectivity],
+        ..RunRequest::default()
+    };
+    let recorder = Arc::new(Recorder::default());
+    let summary = engine.run(request.clone(), recorder.clone()).await.unwrap();
+    assert_eq!(summary.status, RunStatus::Completed);
+    assert_eq!(
+        recorder.events(),
+        vec![
+            "phase Preparing".to_string(),
+            "phase Measuring(Connectivity)".to_string(),
+            "result connectivity".to_string(),
+            "progress 1/1".to_string(),
+            "phase Finished".to_string(),
+            "finished".to_string(),
+        ]
+    );
+    let result = &summary.results[0];
+    assert_eq!(result.suite, Suite::Connectivity);
+    assert_eq!(result.target, CONNECTIVITY_TARGET);
+    assert_eq!(result.verdict, Verdict::Accessible, "{result:?}");
+    assert_eq!(result.verdict_detail, "ok");
+    assert!(result
+        .explanation
+        .contains("reached domestic and international hosts"));
+    let measurement: serde_json::Value = serde_json::from_str(&result.measurement_json).unwrap();
+    assert_eq!(measurement["test_name"], "kuzet_connectivity");
+    assert_eq!(measurement["probe_asn"], "AS29355");
+    assert!(
+        !result.measurement_json.contains("401-02"),
+        "MCC-MNC recorded"
+    );
+    assert_eq!(measurement["id"], result.measurement_id.as_str());
+
+    // The same status again: stored in the history, no new transition.
+    engine
+        .run(request.clone(), Arc::new(NoListener))
+        .await
+        .unwrap();
+    // The anchors go away: a data blackout, as this device sees it.
+    drop(anchor);
+    let blackout = engine.run(request, Arc::new(NoListener)).await.unwrap();
+    let result = &blackout.results[0];
+    assert_eq!(result.verdict, Verdict::Anomaly, "{result:?}");
+    assert_eq!(result.verdict_detail, "data_blackout");
+
+    let timeline = engine
+        .connectivity_timeline_async(std::time::SystemTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = timeline.iter().map(|t| t.status.as_str()).collect();
+    assert_eq!(statuses, vec!["ok", "data_blackout"]);
+    let history = engine.results_history(0, 10).unwrap();
+    assert_eq!(history.items.len(), 3);
+    assert!(history
+        .items
+        .iter()
+        .all(|r| result_suite(r) == Suite::Connectivity));
+    let verdicts: Vec<Verdict> = history.items.iter().map(result_verdict).collect();
+    assert_eq!(
+        verdicts,
+        vec![Verdict::Anomaly, Verdict::Accessible, Verdict::Accessible]
+    );
+    assert_eq!(
+        engine
+            .result_detail(&result.measurement_id)
+            .unwrap()
+            .explanation,
+        result.explanation
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_cycle_checks_records_changes_and_samples_when_budgets_allow() {
+    let anchor = anchor_listener();
+    let port = anchor.local_addr().unwrap().port();
+    let server = WebServer::http(Routes::new().page("/", 200, "home")).await;
+    let urls: Vec<String> = (0..5)
+        .map(|i| server.url("http", &format!("/?{i}")))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| {
+        c.connectivity = loopback_connectivity(port);
+        c.background_sample_urls = urls.clone();
+    });
+    let wifi = NetworkContext {
+        kind: NetworkKind::Wifi,
+        probe_asn: Some("AS9198".to_string()),
+        probe_cc: Some("KZ".to_string()),
+        ..NetworkContext::default()
+    };
+    let cycle = |network: NetworkContext| {
+        engine.background_cycle(BackgroundRequest {
+            time_budget: Duration::from_secs(30),
+            network,
+        })
+    };
+    let first = cycle(wifi.clone()).await.unwrap();
+    assert!(first.connectivity_checked);
+    assert_eq!(
+        first.connectivity,
+        Some(crate::connectivity::ConnectivityStatus::Ok)
+    );
+    assert!(first.timeline_changed);
+    assert_eq!(first.tests_run, BACKGROUND_SAMPLE_SIZE as u32);
+    assert!(first.bytes_used > 0);
+    // The transition's measurement and the sample's are queued, named by the app's values.
+    let pending = engine.pending_uploads().unwrap();
+    assert_eq!(pending.len(), 1 + BACKGROUND_SAMPLE_SIZE);
+    assert!(pending
+        .iter()
+        .all(|p| p.state == crate::store::DeliveryState::Pending));
+    let history = engine.results_history(0, 10).unwrap();
+    assert!(history.items.iter().all(|r| urls.contains(&r.target)));
+
+    // Nothing changed; on a metered network no test runs.
+    let metered = cycle(NetworkContext {
+        metered: true,
+        ..wifi.clone()
+    })
+    .await
+    .unwrap();
+    assert!(metered.connectivity_checked);
+    assert!(!metered.timeline_changed);
+    assert_eq!(metered.tests_run, 0);
+
+    // No background budget left after the check: no test runs.
+    let dir = tempfile::tempdir().unwrap();
+    let frugal = engine_with(&dir, |c| {
+        c.connectivity = loopback_connectivity(port);
+        c.background_sample_urls = urls.clone();
+        c.budgets.background_bytes = 1;
+    });
+    let summary = frugal
+        .background_cycle(BackgroundRequest {
+            time_budget: Duration::from_secs(30),
+            network: wifi.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(summary.connectivity_checked);
+    assert_eq!(summary.tests_run, 0);
+
+    // The anchors go away: the change is recorded, and no test runs.
+    drop(anchor);
+    let down = cycle(wifi).await.unwrap();
+    assert_eq!(
+        down.connectivity,
+        Some(crate::connectivity::ConnectivityStatus::DataBlackout)
+    );
+    assert!(down.timeline_changed);
+    assert_eq!(down.tests_run, 0);
+    // Trouble beyond the device: the engine wants to look again soon.
+    assert_eq!(down.next_run_in, WATCH_INTERVAL);
+    assert_eq!(first.next_run_in, DEFAULT_BACKGROUND_INTERVAL);
+    let timeline = engine
+        .connectivity_timeline(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let statuses: Vec<&str> = timeline.iter().map(|t| t.status.as_str()).collect();
+    assert_eq!(statuses, vec!["ok", "data_blackout"]);
 }
 
 /// A listener that checks, as each result lands, that the store already has it.
@@ -479,7 +855,11 @@ async fn the_history_pages_newest_first_with_details() {
     assert!(engine.results_history(0, 0).is_err());
 
     assert_eq!(page.items[0].verdict, crate::store::VerdictKind::Anomaly);
-    assert_eq!(page.items[1].verdict, crate::store::VerdictKind::Ok);
+    assert_eq!(result_verdict(&page.items[0]), Verdict::Anomaly);
+    // Undetermined is stored as an anomaly; the engine's verdict is kept in the detail.
+    assert_eq!(page.items[1].verdict, crate::store::VerdictKind::Anomaly);
+    assert_eq!(result_verdict(&page.items[1]), Verdict::Undetermined);
+    assert_eq!(result_blocking(&page.items[1]), None);
 
     let failed = &second.results[1];
     let detail = engine.result_detail(&failed.measurement_id).unwrap();
@@ -535,7 +915,11 @@ fn the_connectivity_timeline_reads_the_store() {
         .is_empty());
     let store = engine.store().unwrap();
     let now = store.now_ms();
-    for (at, status) in [(now - 2_000, "online"), (now - 1_000, "unreachable")] {
+    for (at, status) in [
+        (now - 3_000, "not-a-status"),
+        (now - 2_000, "ok"),
+        (now - 1_000, "data_blackout"),
+    ] {
         store
             .append_transition(&crate::store::NewTransition {
                 at_ms: Some(at),
@@ -551,12 +935,12 @@ fn the_connectivity_timeline_reads_the_store() {
         .connectivity_timeline(std::time::SystemTime::UNIX_EPOCH)
         .unwrap();
     let statuses: Vec<&str> = all.iter().map(|t| t.status.as_str()).collect();
-    assert_eq!(statuses, vec!["online", "unreachable"]);
+    assert_eq!(statuses, vec!["ok", "data_blackout"]);
     let since = std::time::SystemTime::UNIX_EPOCH
         + Duration::from_millis(u64::try_from(now - 1_500).unwrap());
     let recent = engine.connectivity_timeline(since).unwrap();
     assert_eq!(recent.len(), 1);
-    assert_eq!(recent[0].status, "unreachable");
+    assert_eq!(recent[0].status, "data_blackout");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -584,4 +968,132 @@ async fn wipe_empties_the_store_and_it_works_again_afterwards() {
         .await
         .unwrap();
     assert_eq!(engine.results_history(0, 10).unwrap().items.len(), 1);
+}
+
+#[test]
+fn every_web_connectivity_verdict_maps_to_a_verdict_and_a_method() {
+    use crate::experiment::web_connectivity::{DnsTamper, TcpBlock, TlsBlock, Verdict as Web};
+    let cases = [
+        (Web::Ok, false, Verdict::Accessible, None),
+        (Web::SiteDown, true, Verdict::Down, None),
+        (
+            Web::DnsTampered {
+                how: DnsTamper::Bogon,
+            },
+            true,
+            Verdict::Blocked,
+            Some(BlockingMethod::Dns),
+        ),
+        (
+            Web::TcpBlocked {
+                how: TcpBlock::Timeout,
+            },
+            true,
+            Verdict::Blocked,
+            Some(BlockingMethod::TcpIp),
+        ),
+        (
+            Web::TlsBlocked {
+                how: TlsBlock::Reset,
+                sni: "a.test".to_string(),
+            },
+            true,
+            Verdict::Blocked,
+            Some(BlockingMethod::Tls),
+        ),
+        (
+            Web::TlsMitm {
+                issuer: "C=KZ".to_string(),
+                known_kz_root: true,
+                sni: "a.test".to_string(),
+            },
+            true,
+            Verdict::Blocked,
+            Some(BlockingMethod::Interception),
+        ),
+        (
+            Web::HttpBlockpage,
+            false,
+            Verdict::Blocked,
+            Some(BlockingMethod::HttpBlockpage),
+        ),
+        (
+            Web::HttpFailure {
+                failure: crate::Failure::ConnectionReset,
+            },
+            true,
+            Verdict::Blocked,
+            Some(BlockingMethod::HttpFailure),
+        ),
+        (
+            Web::Undetermined { why: "x".into() },
+            true,
+            Verdict::Anomaly,
+            None,
+        ),
+        (
+            Web::Undetermined { why: "x".into() },
+            false,
+            Verdict::Undetermined,
+            None,
+        ),
+    ];
+    for (web, failed, verdict, method) in cases {
+        assert_eq!(run::web_verdict(&web, failed), (verdict, method), "{web}");
+        assert_eq!(Verdict::from_name(verdict.name()), Some(verdict));
+        if let Some(method) = method {
+            assert_eq!(BlockingMethod::from_name(method.name()), Some(method));
+        }
+    }
+}
+
+#[test]
+fn throttling_verdicts_map_to_verdicts_and_methods() {
+    use crate::experiment::throttling::Evidence;
+    use crate::throttle::ThrottlingVerdict as T;
+    let evidence = |blocked: Option<&str>, intercepted: bool| Evidence {
+        pairs: 4,
+        escalated: false,
+        bytes_used: 1,
+        budget_bytes: 2,
+        budget_stopped: false,
+        blocked: blocked.map(str::to_string),
+        intercepted,
+        cancelled: false,
+    };
+    let plain = evidence(None, false);
+    let not = T::NotThrottled { median_ratio: 1.0 };
+    assert_eq!(
+        throttling_verdict(&not, &plain),
+        (Verdict::Accessible, None)
+    );
+    let stalled = T::Stalled { after_bytes: 1000 };
+    assert_eq!(
+        throttling_verdict(&stalled, &plain),
+        (Verdict::Blocked, Some(BlockingMethod::Throttling))
+    );
+    let suspected = T::Suspected { median_ratio: 0.6 };
+    assert_eq!(
+        throttling_verdict(&suspected, &plain),
+        (Verdict::Anomaly, None)
+    );
+    let inconclusive = T::Inconclusive {
+        why: "blocked: connection_reset".to_string(),
+    };
+    assert_eq!(
+        throttling_verdict(&inconclusive, &evidence(Some("connection_reset"), false)),
+        (Verdict::Blocked, Some(BlockingMethod::Tls))
+    );
+    assert_eq!(
+        throttling_verdict(&not, &evidence(None, true)),
+        (Verdict::Blocked, Some(BlockingMethod::Interception))
+    );
+    assert_eq!(
+        throttling_verdict(&T::Inconclusive { why: "x".into() }, &plain),
+        (Verdict::Undetermined, None)
+    );
+    assert_eq!(
+        BlockingMethod::from_name(BlockingMethod::Throttling.name()),
+        Some(BlockingMethod::Throttling)
+    );
 }
