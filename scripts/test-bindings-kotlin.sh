@@ -2,6 +2,10 @@
 # Kotlin binding tests on the JVM: generates the bindings from the host-built library (with the
 # `test-hooks` feature), compiles them together with bindings/tests/kotlin/*.kt with -Werror,
 # and runs the tests against the library through JNA. Last line: "kotlin: N passed, N failed".
+# Before them, the Android app's support code (android/kuzet/.../support) is checked by
+# bindings/tests/kotlin/SupportTests.kt, which prints a "kotlin:" line of its own.
+# The tests start the real test helper (`kuzet-server --th --th-allow-private` on loopback),
+# built here for the debug profile and passed to them as KUZET_SERVER_BIN.
 #
 # Environment:
 #   KUZET_SKIP_GEN=1   use the bindings already in target/bindings-test (generated with
@@ -21,16 +25,29 @@ if [ "${KUZET_SKIP_GEN:-0}" != 1 ]; then
     KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh "$OUT"
 fi
 
+echo "test-bindings-kotlin: building kuzet-server (the test helper the tests start)" >&2
+cargo build --quiet -p kuzet-server --bin kuzet-server
+export KUZET_SERVER_BIN="$PWD/${CARGO_TARGET_DIR:-target}/debug/kuzet-server"
+case "${CARGO_TARGET_DIR:-}" in /*) KUZET_SERVER_BIN="$CARGO_TARGET_DIR/debug/kuzet-server" ;; esac
+
 echo "test-bindings-kotlin: compiling with -Werror" >&2
 mkdir -p "$OUT/kotlin-build"
 started=$SECONDS
 "$KOTLIN_HOME/bin/kotlinc" -Werror \
     -classpath "$JNA_JAR:$COROUTINES_JAR" \
     -d "$OUT/kotlin-build/kuzet-tests.jar" \
-    "$OUT"/kotlin/org/kuzet/*.kt bindings/tests/kotlin/*.kt
+    "$OUT"/kotlin/org/kuzet/*.kt bindings/tests/kotlin/*.kt \
+    android/kuzet/src/main/kotlin/org/kuzet/support/*.kt
 echo "test-bindings-kotlin: compiled in $((SECONDS - started)) s" >&2
 
-RUST_BACKTRACE=0 exec java -ea \
+# The Android app's plain-Kotlin support code first (its own runner, its own "kotlin:" line).
+support_status=0
+java -ea -Djna.library.path="$OUT/lib" \
+    -classpath "$OUT/kotlin-build/kuzet-tests.jar:$JNA_JAR:$COROUTINES_JAR:$STDLIB_JAR" \
+    org.kuzet.support.tests.SupportTestsKt || support_status=$?
+
+RUST_BACKTRACE=0 java -ea \
     -Djna.library.path="$OUT/lib" \
     -classpath "$OUT/kotlin-build/kuzet-tests.jar:$JNA_JAR:$COROUTINES_JAR:$STDLIB_JAR" \
     org.kuzet.tests.KuzetTestsKt
+exit "$support_status"

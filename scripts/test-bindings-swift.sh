@@ -4,6 +4,11 @@
 # the generated Kuzet.swift as module `Kuzet` (Swift 6 mode, warnings as errors) and
 # bindings/tests/swift/*.swift against it, and runs the tests against the host-built .so.
 # Last line: "swift: N passed, N failed". Needs root (chroot, mount).
+# After them, the iOS app's support code (ios/Sources/KuzetSupport) is compiled as module
+# KuzetSupport and checked by ios/Tests/KuzetSupportChecks, with a "swift:" line of its own.
+# The tests start the real test helper (`kuzet-server --th --th-allow-private` on loopback): it
+# is built here for the debug profile, copied into the chroot (a host-built binary runs there)
+# and passed to them as KUZET_SERVER_BIN.
 #
 # /proc is mounted in the chroot only while the tests compile and run, and unmounted on every
 # exit path (success, failure, interrupt). Runs are serialised with a lock on the chroot.
@@ -23,6 +28,10 @@ if [ "${KUZET_SKIP_GEN:-0}" != 1 ]; then
     KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh "$OUT"
 fi
 
+echo "test-bindings-swift: building kuzet-server (the test helper the tests start)" >&2
+cargo build --quiet -p kuzet-server --bin kuzet-server
+SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/kuzet-server"
+
 exec 9>"$ROOT/.kuzet-test.lock"
 flock 9
 
@@ -30,7 +39,11 @@ WORK=/kuzet-binding-tests
 rm -rf --one-file-system "${ROOT:?}$WORK"
 mkdir -p "$ROOT$WORK"
 cp "$OUT"/swift/Kuzet.swift "$OUT"/swift/KuzetFFI.h "$OUT"/swift/KuzetFFI.modulemap \
-    "$OUT"/lib/libkuzet_ffi.so bindings/tests/swift/*.swift "$ROOT$WORK/"
+    "$OUT"/lib/libkuzet_ffi.so "$SERVER_BIN" bindings/tests/swift/*.swift "$ROOT$WORK/"
+# The iOS app's plain-Swift support code and its checks (ios/Sources/KuzetSupport, ios/Tests).
+mkdir -p "$ROOT$WORK/support" "$ROOT$WORK/support-checks"
+cp ios/Sources/KuzetSupport/*.swift "$ROOT$WORK/support/"
+cp ios/Tests/KuzetSupportChecks/*.swift "$ROOT$WORK/support-checks/"
 
 PROC_MOUNTED=0
 cleanup() {
@@ -47,7 +60,7 @@ fi
 
 # Inside the chroot: the bindings as library module Kuzet, then the tests, then run them.
 chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8 \
-    LD_LIBRARY_PATH="$WORK" /bin/sh -ec "
+    LD_LIBRARY_PATH="$WORK" KUZET_SERVER_BIN="$WORK/kuzet-server" /bin/sh -ec "
 cd $WORK
 started=\$(date +%s)
 common=\"-module-cache-path $WORK/module-cache -Xcc -fmodule-map-file=$WORK/KuzetFFI.modulemap -I $WORK -L $WORK\"
@@ -58,5 +71,12 @@ swiftc -module-name KuzetTests -parse-as-library -swift-version 5 -warnings-as-e
     \$common -lKuzet -lkuzet_ffi \
     \$(ls ./*.swift | grep -vx './Kuzet.swift') -o kuzet-swift-tests
 echo \"test-bindings-swift: compiled in \$((\$(date +%s) - started)) s\" >&2
-./kuzet-swift-tests
+status=0
+./kuzet-swift-tests || status=\$?
+swiftc -module-name KuzetSupport -parse-as-library -emit-library -emit-module \
+    -swift-version 6 -warnings-as-errors \$common -lKuzet -lkuzet_ffi support/*.swift -o libKuzetSupport.so
+swiftc -module-name KuzetSupportChecks -parse-as-library -swift-version 6 -warnings-as-errors \
+    \$common -lKuzet -lKuzetSupport -lkuzet_ffi support-checks/*.swift -o kuzet-support-checks
+./kuzet-support-checks || status=\$?
+exit \$status
 "

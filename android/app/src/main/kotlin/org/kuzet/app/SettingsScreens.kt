@@ -1,0 +1,136 @@
+package org.kuzet.app
+
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.Row
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.rememberScrollState
+import androidx.compose.foundation.verticalScroll
+import androidx.compose.material3.Button
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedButton
+import androidx.compose.material3.OutlinedTextField
+import androidx.compose.material3.Text
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateListOf
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.produceState
+import androidx.compose.runtime.remember
+import androidx.compose.runtime.rememberCoroutineScope
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.unit.dp
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
+import org.kuzet.DataUsage
+import org.kuzet.KuzetException
+import org.kuzet.Suite
+import org.kuzet.support.Formatting
+import org.kuzet.support.Onboarding
+import org.kuzet.support.UserChoices
+
+/** The informed-consent onboarding: the risks, a quiz that must be answered right, then choices. */
+@Composable
+fun OnboardingScreen(onAccepted: (UserChoices) -> Unit) {
+    val answers = remember { mutableStateListOf<Boolean?>().apply { repeat(Onboarding.QUIZ.size) { add(null) } } }
+    var mistakes by remember { mutableStateOf<List<String>?>(null) }
+    var upload by remember { mutableStateOf(false) }
+    Column(Modifier.fillMaxSize().verticalScroll(rememberScrollState()).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        Text("Before you start", style = MaterialTheme.typography.headlineSmall)
+        for (risk in Onboarding.RISKS) Text("• $risk")
+        Text("Check that these are clear:", style = MaterialTheme.typography.titleMedium)
+        Onboarding.QUIZ.forEachIndexed { i, q ->
+            Text(q.statement)
+            Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
+                for ((label, value) in listOf("True" to true, "False" to false)) {
+                    if (answers[i] == value) {
+                        Button(onClick = { answers[i] = value }) { Text(label) }
+                    } else {
+                        OutlinedButton(onClick = { answers[i] = value }) { Text(label) }
+                    }
+                }
+            }
+        }
+        mistakes?.forEach { Text(it, color = MaterialTheme.colorScheme.error) }
+        CheckRow("Upload my measurements so they are published (you can change this later)", upload) { upload = it }
+        Button(onClick = {
+            val wrong = Onboarding.mistakes(answers.toList())
+            mistakes = wrong
+            if (wrong.isEmpty()) onAccepted(UserChoices(uploadAllowed = upload))
+        }) { Text("I understand, continue") }
+    }
+}
+
+@Composable
+fun SettingsScreen(app: KuzetApplication) {
+    val scope = rememberCoroutineScope()
+    var choices by remember { mutableStateOf(app.settings.choices()) }
+    var urls by remember { mutableStateOf(app.settings.urlText()) }
+    var collector by remember { mutableStateOf(app.settings.collectorUrl() ?: "") }
+    var helpers by remember { mutableStateOf(app.settings.testHelperUrls().joinToString("\n")) }
+    var message by remember { mutableStateOf<String?>(null) }
+    val usage by produceState<DataUsage?>(null) {
+        value = try {
+            withContext(Dispatchers.IO) { app.engine().dataUsedThisMonth() }
+        } catch (e: KuzetException) {
+            null
+        }
+    }
+
+    fun save() {
+        app.settings.saveChoices(choices)
+        app.settings.saveUrlText(urls)
+        app.settings.saveServices(collector, helpers)
+        app.settingsChanged()
+        message = "Saved."
+    }
+
+    Column(Modifier.fillMaxSize().verticalScroll(rememberScrollState()).padding(16.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
+        usage?.let {
+            Text("Data used in ${it.month}: ${Formatting.bytes(it.bytesUsed)} of ${Formatting.bytes(it.monthlyBudget)} " +
+                "(${Formatting.percentOf(it.bytesUsed, it.monthlyBudget)} %)")
+        }
+        Text("Consent", style = MaterialTheme.typography.titleMedium)
+        CheckRow("Upload measurements (published openly)", choices.uploadAllowed) { choices = choices.copy(uploadAllowed = it) }
+        for (suite in Suite.entries) {
+            CheckRow("Allow ${suite.name.lowercase()} tests", suite in choices.suites) { on ->
+                choices = choices.copy(suites = if (on) choices.suites + suite else choices.suites - suite)
+            }
+        }
+        Text("Data budgets (MiB)", style = MaterialTheme.typography.titleMedium)
+        MibField("One test run", choices.runMiB) { choices = choices.copy(runMiB = it) }
+        MibField("One background cycle", choices.backgroundMiB) { choices = choices.copy(backgroundMiB = it) }
+        MibField("One month", choices.monthlyMiB) { choices = choices.copy(monthlyMiB = it) }
+        Text("Websites to test (one per line)", style = MaterialTheme.typography.titleMedium)
+        OutlinedTextField(urls, { urls = it }, Modifier.fillMaxWidth(), minLines = 4)
+        OutlinedTextField(collector, { collector = it }, Modifier.fillMaxWidth(), label = { Text("Collector URL") })
+        OutlinedTextField(helpers, { helpers = it }, Modifier.fillMaxWidth(), label = { Text("Test helper URLs") })
+        Button(onClick = ::save) { Text("Save") }
+        OutlinedButton(onClick = {
+            scope.launch {
+                message = try {
+                    withContext(Dispatchers.IO) { app.engine().wipe() }
+                    "Everything Kuzet kept on this phone was deleted."
+                } catch (e: KuzetException) {
+                    e.message
+                }
+            }
+        }) { Text("Delete all results and queued uploads") }
+        message?.let { Text(it) }
+    }
+}
+
+@Composable
+private fun MibField(label: String, value: Int, onChange: (Int) -> Unit) {
+    OutlinedTextField(
+        value = value.toString(),
+        onValueChange = { text -> text.filter { it.isDigit() }.take(5).toIntOrNull()?.let(onChange) },
+        label = { Text(label) },
+        singleLine = true,
+        modifier = Modifier.fillMaxWidth(),
+    )
+}
