@@ -432,6 +432,21 @@ pub struct NetworkContext {
     /// `TelephonyManager.networkOperator`, iOS `CTCarrier`); null without a mobile network.
     #[uniffi(default = None)]
     pub mcc_mnc: Option<String>,
+    /// The radio technology on mobile data, e.g. `LTE`, `NR`, `HSPA` (Android
+    /// `TelephonyDisplayInfo`, iOS `serviceCurrentRadioAccessTechnology`); recorded with the
+    /// connectivity check.
+    #[uniffi(default = None)]
+    pub radio: Option<String>,
+    /// Whether the modem is registered for service (voice/SMS), when the platform says.
+    #[uniffi(default = None)]
+    pub in_service: Option<bool>,
+    /// Airplane mode is on: the connectivity check then reports the device's own state
+    /// (`LOCAL_DEVICE`) without probing.
+    #[uniffi(default = false)]
+    pub airplane_mode: bool,
+    /// Whether mobile data is switched on, when the platform says.
+    #[uniffi(default = None)]
+    pub data_enabled: Option<bool>,
 }
 
 impl From<NetworkContext> for core::NetworkContext {
@@ -451,6 +466,10 @@ impl From<NetworkContext> for core::NetworkContext {
             probe_cc: context.probe_cc,
             network_name: context.network_name,
             mcc_mnc: context.mcc_mnc,
+            radio: context.radio,
+            in_service: context.in_service,
+            airplane_mode: context.airplane_mode,
+            data_enabled: context.data_enabled,
         }
     }
 }

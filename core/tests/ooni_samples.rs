@@ -8,6 +8,7 @@
 //! `null` for empty lists and omits zero `t0`/`transaction_id`; legacy engines omit fields that
 //! Kuzet writes as empty, and Measurement Kit wrote `"failure": false` for "no failure".
 
+use kuzet_e2e::ooni::BASE_KEYS;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -26,32 +27,6 @@ use serde_json::Value;
 
 /// The sample directories that hold measurements.
 const SAMPLE_DIRS: [&str; 3] = ["web_connectivity", "im", "urlgetter"];
-
-/// The base (df-000) keys `Measurement` models.
-const BASE_KEYS: [&str; 22] = [
-    "annotations",
-    "data_format_version",
-    "extensions",
-    "id",
-    "input",
-    "measurement_start_time",
-    "probe_asn",
-    "probe_cc",
-    "probe_ip",
-    "probe_network_name",
-    "report_id",
-    "resolver_asn",
-    "resolver_ip",
-    "resolver_network_name",
-    "software_name",
-    "software_version",
-    "test_helpers",
-    "test_keys",
-    "test_name",
-    "test_runtime",
-    "test_start_time",
-    "test_version",
-];
 
 /// What `Measurement` writes for a base key that an older measurement does not have.
 fn base_default(key: &str) -> Option<Value> {

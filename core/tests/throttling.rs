@@ -2,6 +2,7 @@
 //! stalled and blocked names; a wrong pin; budgets; cancellation; hostile servers; and the
 //! shape of the OONI measurement.
 
+use kuzet_e2e::ooni::BASE_KEYS;
 use std::time::{Duration, Instant};
 
 use kuzet_core::experiment::throttling::schedule::trial_reserve;
@@ -277,32 +278,6 @@ async fn progress_counts_trials() {
         Some(ThrottlingProgress::Finished { .. })
     ));
 }
-
-/// The envelope keys that `Measurement` writes (as core/tests/ooni_samples.rs checks them).
-const BASE_KEYS: [&str; 22] = [
-    "annotations",
-    "data_format_version",
-    "extensions",
-    "id",
-    "input",
-    "measurement_start_time",
-    "probe_asn",
-    "probe_cc",
-    "probe_ip",
-    "probe_network_name",
-    "report_id",
-    "resolver_asn",
-    "resolver_ip",
-    "resolver_network_name",
-    "software_name",
-    "software_version",
-    "test_helpers",
-    "test_keys",
-    "test_name",
-    "test_runtime",
-    "test_start_time",
-    "test_version",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_measurement_is_an_ooni_envelope_with_samples() {

@@ -5,7 +5,7 @@ import KuzetSupport
 import Network
 
 /// The network context from NWPathMonitor (interface, expensive, Low Data Mode) and the data
-/// SIM's MCC and MNC from CTTelephonyNetworkInfo; the mapping is KuzetSupport.NetworkContexts.
+/// SIM's MCC and MNC and the data radio technology from CTTelephonyNetworkInfo; the mapping is KuzetSupport.NetworkContexts.
 /// Reads no SSID, phone number or cell id.
 final class NetworkMonitor: NetworkContextProvider, @unchecked Sendable {
     private let monitor = NWPathMonitor()
@@ -27,11 +27,14 @@ final class NetworkMonitor: NetworkContextProvider, @unchecked Sendable {
         if path.usesInterfaceType(.other) { interfaces.insert(.other) }
         // A VPN shows as an `other` (utun) interface carrying the path.
         let vpn = path.availableInterfaces.first.map { $0.type == .other && $0.name.hasPrefix("utun") } ?? false
-        let carrier = telephony.dataServiceIdentifier.flatMap { telephony.serviceSubscriberCellularProviders?[$0] }
+        let service = telephony.dataServiceIdentifier
+        let carrier = service.flatMap { telephony.serviceSubscriberCellularProviders?[$0] }
+        let radio = service.flatMap { telephony.serviceCurrentRadioAccessTechnology?[$0] }
         let next = NetworkFacts(satisfied: path.status == .satisfied, interfaces: interfaces,
                                 expensive: path.isExpensive, constrained: path.isConstrained, vpn: vpn,
                                 mobileCountryCode: carrier?.mobileCountryCode,
-                                mobileNetworkCode: carrier?.mobileNetworkCode)
+                                mobileNetworkCode: carrier?.mobileNetworkCode,
+                                radio: radio)
         lock.lock()
         facts = next
         lock.unlock()

@@ -6,4 +6,5 @@ pub mod build;
 pub mod cli;
 pub mod fixtures;
 pub mod lab;
+pub mod ooni;
 pub mod wait;

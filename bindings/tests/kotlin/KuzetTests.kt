@@ -688,6 +688,15 @@ fun aBackgroundCycleWithoutACollectorChecksAndSamples() {
             val held = engine.pendingUploadsBlocking()
             checkEqual(4, held.size, "held: the first state and the three tests")
             check(held.all { it.state == UploadState.HELD }) { "$held" }
+            // Airplane mode, as the platform reports it: the device's own state, no probing.
+            val airplane = engine.backgroundCycleBlocking(
+                BackgroundRequest(
+                    Duration.ofSeconds(30),
+                    NetworkContext(kind = NetworkKind.OFFLINE, airplaneMode = true, inService = false),
+                )
+            )
+            checkEqual(ConnectivityState.LOCAL_DEVICE, airplane.connectivity, "airplane mode")
+            checkEqual(0u, airplane.testsRun, "tests in airplane mode")
         }
     }
 }

@@ -76,6 +76,16 @@ fun meteredConstrainedAndOperator() {
     val offline = NetworkContexts.contextOf(facts(connected = false, notMetered = false))
     check(!offline.metered, "offline is not metered")
 
+    val airplane = NetworkContexts.contextOf(
+        facts(connected = false, notMetered = false).copy(airplaneMode = true, inService = false, dataEnabled = true),
+    )
+    check(airplane.airplaneMode, "airplane mode is passed on")
+    checkEqual(false, airplane.inService, "out of service")
+    checkEqual(true, airplane.dataEnabled, "data switch")
+    val lte = NetworkContexts.contextOf(facts(transports = setOf(Transport.CELLULAR), notMetered = false).copy(radio = "LTE"))
+    checkEqual("LTE", lte.radio, "radio on mobile data")
+    checkEqual(null, NetworkContexts.contextOf(facts().copy(radio = "LTE")).radio, "no radio on Wi-Fi")
+
     checkEqual("310-260", NetworkContexts.mccMncOf("310260"), "3-digit MNC")
     for (bad in listOf(null, "", "4010", "4010234", "40a02", "  ")) {
         checkEqual(null, NetworkContexts.mccMncOf(bad), "operator <$bad>")

@@ -872,6 +872,11 @@ enum Tests {
         let held = try engine.pendingUploadsBlocking()
         try checkEqual(4, held.count, "held: the first state and the three tests")
         try check(held.allSatisfy { $0.state == .held }, "\(held)")
+        // Airplane mode, as the platform reports it: the device's own state, no probing.
+        let airplane = try engine.backgroundCycleBlocking(request: BackgroundRequest(
+            timeBudget: 30, network: NetworkContext(kind: .offline, airplaneMode: true, inService: false)))
+        try checkEqual(ConnectivityState.localDevice, airplane.connectivity, "airplane mode")
+        try checkEqual(UInt32(0), airplane.testsRun, "tests in airplane mode")
     }
 
     static func theConnectivitySuiteAndTheTimeline() async throws {

@@ -34,9 +34,13 @@ pub(crate) fn platform_state(context: &NetworkContext) -> PlatformState {
             NetworkKind::Offline => Transport::None,
             NetworkKind::Vpn | NetworkKind::Unknown => Transport::Unknown,
         },
+        radio: context.radio.clone(),
+        in_service: context.in_service,
+        airplane_mode: context.airplane_mode,
+        data_enabled: context.data_enabled,
         vpn: context.kind == NetworkKind::Vpn,
         metered: Some(context.metered),
-        ..PlatformState::default()
+        mcc_mnc: None,
     }
 }
 

@@ -62,6 +62,16 @@ pub struct NetworkContext {
     /// platform reports it (Android `TelephonyManager.getNetworkOperator()`, iOS
     /// `CTCarrier`); absent on Wi-Fi-only devices.
     pub mcc_mnc: Option<String>,
+    /// The radio technology in use on mobile data, e.g. `LTE`, `NR`, `HSPA` (Android
+    /// `TelephonyDisplayInfo`, iOS `serviceCurrentRadioAccessTechnology`).
+    pub radio: Option<String>,
+    /// Whether the modem is registered for service (voice/SMS), when the platform says: a
+    /// phone in service whose data goes nowhere is a different story from one out of coverage.
+    pub in_service: Option<bool>,
+    /// Airplane mode is on.
+    pub airplane_mode: bool,
+    /// Whether the user has mobile data switched on, when the platform says.
+    pub data_enabled: Option<bool>,
 }
 
 /// Supplies the current [`NetworkContext`] on demand (asked at the start of each run).

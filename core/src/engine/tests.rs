@@ -754,6 +754,44 @@ async fn a_background_cycle_checks_records_changes_and_samples_when_budgets_allo
         .unwrap();
     let statuses: Vec<&str> = timeline.iter().map(|t| t.status.as_str()).collect();
     assert_eq!(statuses, vec!["ok", "data_blackout"]);
+
+    // Airplane mode, as the platform reports it: the device's own state, nothing uploaded.
+    let airplane = cycle(NetworkContext {
+        kind: NetworkKind::Offline,
+        airplane_mode: true,
+        radio: None,
+        in_service: Some(false),
+        ..NetworkContext::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        airplane.connectivity,
+        Some(crate::connectivity::ConnectivityStatus::LocalDevice)
+    );
+    assert_eq!(airplane.tests_run, 0);
+    assert_eq!(airplane.uploaded, 0);
+}
+
+#[test]
+fn the_platform_state_comes_from_the_network_context_without_mcc_mnc() {
+    let state = super::connectivity::platform_state(&NetworkContext {
+        kind: NetworkKind::Cellular,
+        metered: true,
+        mcc_mnc: Some("401-02".to_string()),
+        radio: Some("LTE".to_string()),
+        in_service: Some(true),
+        airplane_mode: false,
+        data_enabled: Some(true),
+        ..NetworkContext::default()
+    });
+    assert_eq!(state.transport, crate::connectivity::Transport::Cellular);
+    assert_eq!(state.radio.as_deref(), Some("LTE"));
+    assert_eq!(state.in_service, Some(true));
+    assert_eq!(state.data_enabled, Some(true));
+    assert_eq!(state.metered, Some(true));
+    assert!(!state.airplane_mode && !state.vpn);
+    assert_eq!(state.mcc_mnc, None);
 }
 
 /// A listener that checks, as each result lands, that the store already has it.

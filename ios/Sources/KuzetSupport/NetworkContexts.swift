@@ -28,10 +28,14 @@ public struct NetworkFacts: Sendable, Equatable {
     public var mobileCountryCode: String?
     /// `CTCarrier.mobileNetworkCode` of the data SIM, if any.
     public var mobileNetworkCode: String?
+    /// `CTTelephonyNetworkInfo.serviceCurrentRadioAccessTechnology` of the data service, e.g.
+    /// `CTRadioAccessTechnologyLTE` (iOS has no public airplane-mode or data-switch API).
+    public var radio: String?
 
     public init(satisfied: Bool, interfaces: Set<InterfaceKind>, expensive: Bool = false,
                 constrained: Bool = false, vpn: Bool = false,
-                mobileCountryCode: String? = nil, mobileNetworkCode: String? = nil) {
+                mobileCountryCode: String? = nil, mobileNetworkCode: String? = nil,
+                radio: String? = nil) {
         self.satisfied = satisfied
         self.interfaces = interfaces
         self.expensive = expensive
@@ -39,6 +43,7 @@ public struct NetworkFacts: Sendable, Equatable {
         self.vpn = vpn
         self.mobileCountryCode = mobileCountryCode
         self.mobileNetworkCode = mobileNetworkCode
+        self.radio = radio
     }
 }
 
@@ -65,8 +70,17 @@ public enum NetworkContexts {
         return "\(mcc)-\(mnc)"
     }
 
+    /// `CTRadioAccessTechnologyLTE` → `LTE`, `CTRadioAccessTechnologyNRNSA` → `NRNSA`; nil for
+    /// nothing or an empty name; at most 16 characters.
+    public static func radioName(_ technology: String?) -> String? {
+        guard let technology, !technology.isEmpty else { return nil }
+        let prefix = "CTRadioAccessTechnology"
+        let name = technology.hasPrefix(prefix) ? String(technology.dropFirst(prefix.count)) : technology
+        return name.isEmpty ? nil : String(name.prefix(16))
+    }
+
     /// The context for a run or a background cycle: metered when the path is expensive,
-    /// constrained in Low Data Mode, MCC-MNC only on cellular.
+    /// constrained in Low Data Mode, MCC-MNC and the radio technology only on cellular.
     public static func context(of facts: NetworkFacts) -> NetworkContext {
         let kind = kind(of: facts)
         let online = kind != .offline
@@ -74,7 +88,8 @@ public enum NetworkContexts {
             kind: kind,
             metered: online && facts.expensive,
             constrained: online && facts.constrained,
-            mccMnc: kind == .cellular ? mccMnc(mcc: facts.mobileCountryCode, mnc: facts.mobileNetworkCode) : nil
+            mccMnc: kind == .cellular ? mccMnc(mcc: facts.mobileCountryCode, mnc: facts.mobileNetworkCode) : nil,
+            radio: kind == .cellular ? radioName(facts.radio) : nil
         )
     }
 }

@@ -66,6 +66,12 @@ enum Checks {
         try checkEqual(nil, wifi.mccMnc, "no MCC-MNC on Wi-Fi")
         let offline = NetworkContexts.context(of: NetworkFacts(satisfied: false, interfaces: [], expensive: true, constrained: true))
         try check(!offline.metered && !offline.constrained, "offline: \(offline)")
+        let lte = NetworkContexts.context(of: NetworkFacts(satisfied: true, interfaces: [.cellular], expensive: true,
+                                                           radio: "CTRadioAccessTechnologyLTE"))
+        try checkEqual("LTE", lte.radio, "radio on cellular")
+        try checkEqual(nil, NetworkContexts.context(of: NetworkFacts(satisfied: true, interfaces: [.wifi],
+                                                                     radio: "CTRadioAccessTechnologyLTE")).radio, "no radio on Wi-Fi")
+        try checkEqual(nil, NetworkContexts.radioName(""), "empty radio")
         try checkEqual("310-260", NetworkContexts.mccMnc(mcc: "310", mnc: "260"), "3-digit MNC")
         for (mcc, mnc) in [("65535", "65535"), ("--", "--"), ("401", "2"), ("40", "02"), ("4O1", "02"), ("401", nil), (nil, "02")] {
             try checkEqual(nil, NetworkContexts.mccMnc(mcc: mcc, mnc: mnc), "\(String(describing: mcc))/\(String(describing: mnc))")

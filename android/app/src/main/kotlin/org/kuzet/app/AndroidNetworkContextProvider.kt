@@ -4,6 +4,7 @@ import android.content.Context
 import android.net.ConnectivityManager
 import android.net.NetworkCapabilities
 import android.os.Build
+import android.provider.Settings
 import android.telephony.TelephonyManager
 import org.kuzet.NetworkContext
 import org.kuzet.NetworkContextProvider
@@ -20,6 +21,7 @@ import org.kuzet.support.Transport
 class AndroidNetworkContextProvider(context: Context) : NetworkContextProvider {
     private val connectivity = context.getSystemService(ConnectivityManager::class.java)
     private val telephony = context.getSystemService(TelephonyManager::class.java)
+    private val resolver = context.contentResolver
 
     fun facts(): NetworkFacts {
         val network = connectivity.activeNetwork
@@ -36,6 +38,7 @@ class AndroidNetworkContextProvider(context: Context) : NetworkContextProvider {
             notMetered = notMetered,
             dataSaver = DataSaver.ofAndroidStatus(connectivity.restrictBackgroundStatus),
             networkOperator = telephony?.networkOperator,
+            airplaneMode = Settings.Global.getInt(resolver, Settings.Global.AIRPLANE_MODE_ON, 0) != 0,
         )
     }
 

@@ -60,6 +60,14 @@ data class NetworkFacts(
     val dataSaver: DataSaver,
     /** `TelephonyManager.getNetworkOperator()`: MCC and MNC digits, e.g. `40102`; empty or null without one. */
     val networkOperator: String?,
+    /** `Settings.Global.AIRPLANE_MODE_ON`. */
+    val airplaneMode: Boolean = false,
+    /** `TelephonyManager.isDataEnabled()` where the app may ask; null when unknown. */
+    val dataEnabled: Boolean? = null,
+    /** `ServiceState.getState() == STATE_IN_SERVICE` where known; null when unknown. */
+    val inService: Boolean? = null,
+    /** The data radio, e.g. `LTE`, `NR`, `HSPA` (from `TelephonyDisplayInfo`); null when unknown. */
+    val radio: String? = null,
 )
 
 /** Builds the bindings' [NetworkContext] from [NetworkFacts]. */
@@ -90,7 +98,9 @@ object NetworkContexts {
     /**
      * The context for a run or a background cycle. Metered unless Android says otherwise;
      * constrained when Data Saver applies to this app on a metered network; MCC-MNC only on
-     * mobile data (on Wi-Fi the SIM's network says nothing about the path measured).
+     * mobile data (on Wi-Fi the SIM's network says nothing about the path measured), and the
+     * radio technology likewise; airplane mode, service and the data switch as Android says,
+     * so the connectivity check can tell the device's own state from the network's.
      */
     fun contextOf(facts: NetworkFacts): NetworkContext {
         val kind = kindOf(facts)
@@ -101,6 +111,10 @@ object NetworkContexts {
             metered = metered,
             constrained = metered && facts.dataSaver == DataSaver.ENABLED,
             mccMnc = if (kind == NetworkKind.CELLULAR) mccMncOf(facts.networkOperator) else null,
+            radio = if (kind == NetworkKind.CELLULAR) facts.radio?.takeIf { it.isNotBlank() }?.take(16) else null,
+            inService = facts.inService,
+            airplaneMode = facts.airplaneMode,
+            dataEnabled = facts.dataEnabled,
         )
     }
 }
