@@ -85,6 +85,14 @@ fn core_config(config: EngineConfig) -> ApiResult<core::EngineConfig> {
             })?;
     }
     core_config.background_sample_urls = config.background_sample_urls;
+    if let Some(json) = config.messaging_endpoints_json.as_deref() {
+        core_config.messaging.endpoints =
+            kuzet_core::experiment::messaging::MessagingEndpoints::from_json(json).map_err(
+                |e| KuzetError::InvalidInput {
+                    message: e.to_string(),
+                },
+            )?;
+    }
     core_config.throughput_server = match (config.throughput_server, config.throughput_pin) {
         (None, None) => None,
         (Some(addr), Some(pin)) => Some(core::ThroughputServer {

@@ -12,7 +12,7 @@ use kuzet_core::store;
 pub enum Suite {
     /// Websites: whether each URL loads, and at which step it fails.
     Web,
-    /// Messaging apps (not available yet).
+    /// Messaging apps: WhatsApp, Telegram, Signal, Facebook Messenger.
     Messaging,
     /// Throttling: the same download from Kuzet's throughput server under the tested site's
     /// name and under a neutral one; a persistent gap is throttling keyed on the name. Needs
@@ -127,6 +127,11 @@ pub struct EngineConfig {
     /// --throughput`).
     #[uniffi(default = None)]
     pub throughput_pin: Option<String>,
+    /// The messaging suite's endpoints as JSON (keys `whatsapp`, `telegram`, `signal`,
+    /// `facebook_messenger`; the format of `kuzet run messaging --endpoints`); null for the real
+    /// services.
+    #[uniffi(default = None)]
+    pub messaging_endpoints_json: Option<String>,
 }
 
 /// What to measure in one run.

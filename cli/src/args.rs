@@ -72,6 +72,9 @@ pub enum Suite {
     /// Connectivity: is this device's network up, cut (fully or internationally), whitelisted
     /// or behind a portal? Prints the status, why, and the evidence per anchor.
     Connectivity(crate::commands::run_connectivity::RunConnectivityArgs),
+    /// Messaging: can WhatsApp, Telegram, Signal and Facebook Messenger reach their servers?
+    /// A verdict per app (ok, blocked, partially blocked) and the step that failed.
+    Messaging(crate::commands::run_messaging::RunMessagingArgs),
 }
 
 /// Arguments of `kuzet run throttling`.

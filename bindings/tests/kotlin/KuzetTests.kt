@@ -408,7 +408,7 @@ fun suitesSayWhatIsAvailable() {
         val suites = engine.availableSuites()
         checkEqual(Suite.values().toSet(), suites.map { it.suite }.toSet(), "suites listed")
         // Throttling needs a throughput server, which this configuration does not have.
-        checkEqual(listOf(Suite.CONNECTIVITY, Suite.WEB), suites.filter { it.available }.map { it.suite }, "available suites")
+        checkEqual(listOf(Suite.CONNECTIVITY, Suite.WEB, Suite.MESSAGING), suites.filter { it.available }.map { it.suite }, "available suites")
         check(suites.all { it.description.isNotBlank() }) { "every suite has a description" }
     }
 }
@@ -628,12 +628,17 @@ fun errorsAreSubclassesWithUsefulMessages() {
     e = expectThrows<KuzetException.Storage> { Engine(config("x").copy(dataDir = File(file, "sub").absolutePath)) }
     check(e.message!!.startsWith("cannot create the data directory")) { "message: ${e.message}" }
 
-    Engine(config("errors", allowed = listOf(Suite.WEB, Suite.MESSAGING))).use { engine ->
+    e = expectThrows<KuzetException.InvalidInput> {
+        Engine(config("bad").copy(messagingEndpointsJson = """{"signal": {"urls": []}}"""))
+    }
+    checkEqual("invalid messaging endpoints: signal.urls is empty", e.message, "message")
+
+    Engine(config("errors", allowed = listOf(Suite.WEB))).use { engine ->
         val listener = Recorder()
-        e = expectThrows<KuzetException.Unavailable> {
+        e = expectThrows<KuzetException.NotAllowed> {
             engine.startRun(RunRequest(suites = listOf(Suite.MESSAGING)), listener)
         }
-        checkEqual("the messaging suite is not available yet in this version of Kuzet", e.message, "message")
+        checkEqual("the user has not allowed the messaging suite", e.message, "message")
         e = expectThrows<KuzetException.NotAllowed> {
             engine.startRun(RunRequest(suites = listOf(Suite.THROTTLING)), listener)
         }

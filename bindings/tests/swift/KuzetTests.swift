@@ -575,7 +575,7 @@ enum Tests {
         let suites = engine.availableSuites()
         try checkEqual(4, suites.count, "suites listed")
         // Throttling needs a throughput server, which this configuration does not have.
-        try checkEqual([Suite.connectivity, Suite.web], suites.filter { $0.available }.map { $0.suite }, "available suites")
+        try checkEqual([Suite.connectivity, Suite.web, Suite.messaging], suites.filter { $0.available }.map { $0.suite }, "available suites")
         try check(suites.allSatisfy { !$0.description.isEmpty }, "every suite has a description")
     }
 
@@ -810,10 +810,15 @@ enum Tests {
             throw TestFailure(description: "storage: \(error)")
         }
 
-        let engine = try Engine(config: config("errors", allowed: [.web, .messaging]))
+        error = try expectKuzetError { _ = try Engine(config: badConfig { $0.messagingEndpointsJson = #"{"signal": {"urls": []}}"# }) }
+        guard case .InvalidInput("invalid messaging endpoints: signal.urls is empty") = error else {
+            throw TestFailure(description: "messaging endpoints: \(error)")
+        }
+
+        let engine = try Engine(config: config("errors", allowed: [.web]))
         let listener = Recorder()
         error = try expectKuzetError { _ = try engine.startRun(request: RunRequest(suites: [.messaging]), listener: listener) }
-        guard case .Unavailable("the messaging suite is not available yet in this version of Kuzet") = error else {
+        guard case .NotAllowed("the user has not allowed the messaging suite") = error else {
             throw TestFailure(description: "messaging: \(error)")
         }
         error = try expectKuzetError { _ = try engine.startRun(request: RunRequest(suites: [.throttling]), listener: listener) }
@@ -874,7 +879,7 @@ enum Tests {
         try check(held.allSatisfy { $0.state == .held }, "\(held)")
         // Airplane mode, as the platform reports it: the device's own state, no probing.
         let airplane = try engine.backgroundCycleBlocking(request: BackgroundRequest(
-            timeBudget: 30, network: NetworkContext(kind: .offline, airplaneMode: true, inService: false)))
+            timeBudget: 30, network: NetworkContext(kind: .offline, inService: false, airplaneMode: true)))
         try checkEqual(ConnectivityState.localDevice, airplane.connectivity, "airplane mode")
         try checkEqual(UInt32(0), airplane.testsRun, "tests in airplane mode")
     }

@@ -5,6 +5,7 @@ pub mod queue;
 pub mod recover;
 pub mod results;
 pub mod run_connectivity;
+pub mod run_messaging;
 pub mod run_throttling;
 pub mod run_web;
 pub mod store_open;
@@ -23,6 +24,7 @@ pub async fn run(command: Command) -> Result<(), CliError> {
             Suite::Web(args) => run_web::execute(args).await,
             Suite::Throttling(args) => run_throttling::execute(args).await,
             Suite::Connectivity(args) => run_connectivity::execute(args).await,
+            Suite::Messaging(args) => run_messaging::execute(args).await,
         },
         Command::Results(args) => results::execute(args).await,
         Command::Queue(args) => queue::execute(args).await,

@@ -22,6 +22,7 @@ mod context;
 mod error;
 mod explain;
 mod history;
+mod messaging;
 pub mod operators;
 mod progress;
 mod run;
@@ -49,6 +50,7 @@ pub use history::{
     result_blocking, result_bytes, result_explanation, result_suite, result_verdict, DataUsage,
     HistoryPage, StoredResultDetail, MAX_PAGE, MAX_TIMELINE,
 };
+pub use messaging::messaging_verdict;
 pub use progress::{
     BlockingMethod, NoListener, RunListener, RunPhase, RunProgress, RunStatus, RunSummary,
     TargetResult, Verdict,
@@ -59,6 +61,7 @@ pub use throttling::{throttling_verdict, ThroughputServer, DEFAULT_THROTTLING_TA
 
 use crate::connectivity::ConnectivityStatus;
 use crate::experiment::connectivity::ConnectivityConfig;
+use crate::experiment::messaging::MessagingConfig;
 use crate::experiment::urlgetter::{parse_target_url, Timeouts};
 use crate::experiment::web_connectivity::{self as wc, WebConnectivityConfig};
 use crate::net::trust::TrustAnchors;
@@ -162,6 +165,9 @@ pub struct EngineConfig {
     /// Kuzet's throughput server, which the throttling suite needs (none by default: runs of
     /// that suite are refused until one is set).
     pub throughput_server: Option<ThroughputServer>,
+    /// The messaging suite's endpoints, apps and bounds ([`MessagingConfig::default`]: the real
+    /// services). Its resolver, trust, software and network are the engine's.
+    pub messaging: MessagingConfig,
 }
 
 impl EngineConfig {
@@ -183,6 +189,7 @@ impl EngineConfig {
             connectivity: ConnectivityConfig::kazakhstan(),
             background_sample_urls: Vec::new(),
             throughput_server: None,
+            messaging: MessagingConfig::default(),
         }
     }
 
@@ -538,8 +545,17 @@ impl Engine {
             Vec::new()
         };
         let checks = usize::from(suites.contains(&Suite::Connectivity));
-        let total =
-            u32::try_from(web_urls.len() + checks + throttling_targets.len()).unwrap_or(u32::MAX);
+        let apps = if suites.contains(&Suite::Messaging) {
+            config
+                .messaging
+                .validate()
+                .map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+            config.messaging.apps.len()
+        } else {
+            0
+        };
+        let total = u32::try_from(web_urls.len() + checks + throttling_targets.len() + apps)
+            .unwrap_or(u32::MAX);
         let provider: Option<Arc<dyn NetworkContextProvider>> = match network {
             Some(context) => Some(Arc::new(context::Fixed(context))),
             None => self
@@ -567,6 +583,7 @@ impl Engine {
             connectivity: Arc::new(config.connectivity.clone()),
             throughput_server: config.throughput_server.clone(),
             throttling_targets,
+            messaging: Arc::new(config.messaging.clone()),
             parallelism: config.parallelism,
             network: provider,
             store: self.store()?,

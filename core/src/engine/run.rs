@@ -21,6 +21,7 @@ use super::context::{NetworkContext, NetworkContextProvider, NetworkKind};
 use super::error::EngineError;
 use super::explain::explain_website;
 use super::history::{self, blocking};
+use super::messaging::{self as messaging_suite, AppSetup};
 use super::operators::probe_network;
 use super::progress::{
     BlockingMethod, RunPhase, RunStatus, RunSummary, TargetResult, Tracker, Verdict,
@@ -29,6 +30,7 @@ use super::runtime::runtime;
 use super::suite::Suite;
 use super::throttling::{self, Measured, TargetSetup, ThroughputServer};
 use crate::experiment::connectivity::ConnectivityConfig;
+use crate::experiment::messaging::MessagingConfig;
 use crate::experiment::urlgetter::parse_target_url;
 use crate::experiment::web_connectivity::{
     measure_target, th_client, TargetUrl, Verdict as WebVerdict, WebConnectivityConfig,
@@ -57,6 +59,8 @@ pub(crate) struct RunPlan {
     pub(crate) throughput_server: Option<ThroughputServer>,
     /// The throttling suite's names.
     pub(crate) throttling_targets: Vec<String>,
+    /// The messaging suite's endpoints, apps and bounds.
+    pub(crate) messaging: Arc<MessagingConfig>,
     pub(crate) parallelism: usize,
     pub(crate) network: Option<Arc<dyn NetworkContextProvider>>,
     /// Where each result is recorded before the listener hears of it.
@@ -211,10 +215,17 @@ async fn orchestrate(plan: RunPlan, tracker: Tracker, token: CancellationToken) 
             Suite::Throttling => {
                 run_throttling(&plan, &network, &probe, stored_run, &tracker, &token).await
             }
-            other => {
-                // Refused when the run was planned; reaching here is a bug, not a panic.
-                tracing::error!("no runner for the {other} suite");
-                None
+            Suite::Messaging => {
+                run_messaging(
+                    &plan,
+                    &network,
+                    &probe,
+                    stored_run,
+                    &tracker,
+                    &token,
+                    test_start_time,
+                )
+                .await
             }
         };
         match stop {
@@ -363,6 +374,59 @@ async fn run_throttling(
             }
             Measured::ServerFailed(result) => {
                 tracker.record(result);
+                return None;
+            }
+        }
+    }
+    if token.is_cancelled() {
+        return Some(Stop::Cancelled);
+    }
+    None
+}
+
+/// Measures every messaging app in turn, until done, cancelled or over budget (an app starts
+/// only while the budget covers its byte bound). Each result is recorded before the listener
+/// hears of it.
+async fn run_messaging(
+    plan: &RunPlan,
+    network: &NetworkContext,
+    probe: &ProbeNetwork,
+    stored_run: Option<RunId>,
+    tracker: &Tracker,
+    token: &CancellationToken,
+    test_start_time: OffsetDateTime,
+) -> Option<Stop> {
+    for &app in &plan.messaging.apps {
+        if token.is_cancelled() {
+            return Some(Stop::Cancelled);
+        }
+        if !tracker.has_budget() || tracker.bytes_left() < plan.messaging.byte_bound(app) {
+            return Some(Stop::Budget);
+        }
+        let setup = AppSetup {
+            config: &plan.messaging,
+            resolver: &plan.web.resolver,
+            trust: &plan.web.trust,
+            software: &plan.web.software,
+            network: probe,
+            test_start_time,
+        };
+        match messaging_suite::measure(setup, app, token).await {
+            messaging_suite::Measured::Result(mut result, mut measurement) => {
+                measurement.annotations.insert(
+                    "network_type".to_string(),
+                    network.kind.ooni_network_type().into(),
+                );
+                result.measurement_json = serde_json::to_string(&measurement).unwrap_or_default();
+                if let Some(run) = stored_run {
+                    history::record(&plan.store, run, *measurement, &result).await;
+                }
+                tracker.record(result);
+            }
+            messaging_suite::Measured::Cancelled => return Some(Stop::Cancelled),
+            messaging_suite::Measured::Failed(error) => {
+                // The configuration was checked when the run was planned: not expected.
+                tracing::error!("the messaging suite could not run: {error}");
                 return None;
             }
         }

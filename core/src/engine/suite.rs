@@ -8,7 +8,7 @@ use std::fmt;
 pub enum Suite {
     /// Websites: is each URL reachable, and if not, at which step did it fail.
     Web,
-    /// Messaging apps (WhatsApp, Telegram, Signal).
+    /// Messaging apps (WhatsApp, Telegram, Signal, Facebook Messenger).
     Messaging,
     /// Throttling: download speed to reference servers over time.
     Throttling,
@@ -38,14 +38,17 @@ impl Suite {
     /// Whether this build can run the suite (throttling also needs a throughput server in
     /// the configuration).
     pub fn is_available(self) -> bool {
-        matches!(self, Suite::Web | Suite::Connectivity | Suite::Throttling)
+        matches!(
+            self,
+            Suite::Web | Suite::Connectivity | Suite::Throttling | Suite::Messaging
+        )
     }
 
     /// One sentence on what the suite does, for settings screens.
     pub fn description(self) -> &'static str {
         match self {
             Suite::Web => "Checks whether websites load, and at which step (DNS, connection, TLS, HTTP) they fail.",
-            Suite::Messaging => "Checks whether messaging apps can reach their servers.",
+            Suite::Messaging => "Checks whether WhatsApp, Telegram, Signal and Facebook Messenger can reach their servers, and at which step (DNS, connection, TLS, HTTP) they fail.",
             Suite::Throttling => "Compares download speeds under different site names to detect deliberate slowdowns.",
             Suite::Connectivity => "A cheap check of whether the internet is reachable at all, for the shutdown timeline.",
         }

@@ -98,6 +98,10 @@ fn engine_with(dir: &tempfile::TempDir, edit: impl FnOnce(&mut EngineConfig)) ->
     );
     // Never the built-in anchors (public hosts): a dead loopback port unless a test says.
     config.connectivity = loopback_connectivity(closed_port());
+    // Never the real messaging services either.
+    config.messaging.endpoints = crate::experiment::messaging::MessagingEndpoints::all_at(
+        std::net::SocketAddr::from(([127, 0, 0, 1], closed_port())),
+    );
     edit(&mut config);
     Engine::new(config).expect("engine")
 }
@@ -467,16 +471,33 @@ fn runs_are_refused_before_anything_is_measured() {
     let error = refuse(RunRequest::default());
     assert!(matches!(error, EngineError::InvalidInput(_)), "{error:?}");
 
-    let error = refuse(RunRequest {
-        suites: vec![Suite::Messaging],
-        ..RunRequest::default()
-    });
-    assert!(Suite::Connectivity.is_available() && !Suite::Messaging.is_available());
-    assert!(matches!(error, EngineError::Unavailable(_)), "{error:?}");
-    assert_eq!(
-        error.to_string(),
-        "the messaging suite is not available yet in this version of Kuzet"
-    );
+    assert!(Suite::Connectivity.is_available() && Suite::Messaging.is_available());
+    assert_eq!(engine.unavailable_reason(Suite::Messaging), None);
+
+    // Messaging is built, but refused without consent and with unusable endpoints.
+    let dir3 = tempfile::tempdir().unwrap();
+    let error = engine_with(&dir3, |c| c.consent.allowed_suites = vec![Suite::Web])
+        .start_run(
+            RunRequest {
+                suites: vec![Suite::Messaging],
+                ..RunRequest::default()
+            },
+            listener.clone(),
+        )
+        .expect_err("not allowed");
+    assert!(matches!(error, EngineError::NotAllowed(_)), "{error:?}");
+    let dir4 = tempfile::tempdir().unwrap();
+    let error = engine_with(&dir4, |c| c.messaging.endpoints.signal.urls.clear())
+        .start_run(
+            RunRequest {
+                suites: vec![Suite::Messaging],
+                ..RunRequest::default()
+            },
+            listener.clone(),
+        )
+        .expect_err("bad endpoints");
+    assert!(matches!(error, EngineError::InvalidInput(_)), "{error:?}");
+    assert!(error.to_string().contains("signal.urls"), "{error}");
 
     let error = refuse(RunRequest {
         suites: vec![Suite::Throttling],
@@ -1134,4 +1155,102 @@ fn throttling_verdicts_map_to_verdicts_and_methods() {
         BlockingMethod::from_name(BlockingMethod::Throttling.name()),
         Some(BlockingMethod::Throttling)
     );
+}
+
+fn messaging_run() -> RunRequest {
+    RunRequest {
+        suites: vec![Suite::Messaging],
+        ..RunRequest::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_messaging_run_reports_each_app_stored_before_the_listener_hears() {
+    // engine_with points every app at a closed loopback port: every app is blocked at TCP.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| {
+        c.messaging.timeouts.connect = Duration::from_secs(1);
+    });
+    let checker = Arc::new(StoreChecker {
+        engine: engine.clone(),
+        seen_in_store: Mutex::new(Vec::new()),
+    });
+    let summary = engine.run(messaging_run(), checker.clone()).await.unwrap();
+    assert_eq!(summary.status, RunStatus::Completed);
+    let targets: Vec<&str> = summary.results.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["whatsapp", "telegram", "signal", "facebook_messenger"]
+    );
+    for result in &summary.results {
+        assert_eq!(result.suite, Suite::Messaging);
+        assert_eq!(result.verdict, Verdict::Blocked, "{result:?}");
+        assert_eq!(result.blocking, Some(BlockingMethod::TcpIp));
+        assert_eq!(result.failure.as_deref(), Some("connection_refused"));
+        assert_eq!(result.failed_operation.as_deref(), Some("connect"));
+        assert!(
+            result.explanation.contains("appears blocked"),
+            "{}",
+            result.explanation
+        );
+        let measurement: serde_json::Value =
+            serde_json::from_str(&result.measurement_json).unwrap();
+        assert_eq!(measurement["test_name"], result.target.as_str());
+        assert_eq!(measurement["test_keys"]["x_status"], "blocked");
+        assert_eq!(measurement["test_keys"]["x_blocked_step"], "tcp");
+    }
+    assert_eq!(*checker.seen_in_store.lock().unwrap(), vec![true; 4]);
+    let runs = engine.store().unwrap().runs(10).unwrap();
+    assert_eq!(runs[0].run.suite, "messaging");
+    assert_eq!(runs[0].results, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messaging_apps_that_reach_their_servers_are_accessible_and_the_budget_holds() {
+    use kuzet_e2e::fixtures::pki::TestCa;
+    let ca = TestCa::new("Kuzet Engine Test CA", "Kuzet");
+    let server = WebServer::https(
+        Routes::new().fallback(Route::Page {
+            status: 200,
+            body: "ok".to_string(),
+        }),
+        &ca.leaf(&["127.0.0.1"]),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| {
+        c.trust = crate::net::trust::TrustAnchors::only_pem(ca.cert_pem.as_bytes()).unwrap();
+        c.messaging.endpoints =
+            crate::experiment::messaging::MessagingEndpoints::all_at(server.addr);
+        // Telegram's data centres speak plain HTTP, not this HTTPS server: left out here.
+        c.messaging.apps = vec![
+            crate::experiment::messaging::App::WhatsApp,
+            crate::experiment::messaging::App::Signal,
+            crate::experiment::messaging::App::FacebookMessenger,
+        ];
+    });
+    let summary = engine
+        .run(messaging_run(), Arc::new(NoListener))
+        .await
+        .unwrap();
+    assert_eq!(summary.status, RunStatus::Completed);
+    assert_eq!(summary.results.len(), 3);
+    for result in &summary.results {
+        assert_eq!(result.verdict, Verdict::Accessible, "{result:?}");
+        assert_eq!(result.blocking, None);
+    }
+
+    // A budget smaller than one app's bound measures nothing.
+    let summary = engine
+        .run(
+            RunRequest {
+                byte_budget: Some(1024),
+                ..messaging_run()
+            },
+            Arc::new(NoListener),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.status, RunStatus::BudgetExhausted);
+    assert!(summary.results.is_empty());
 }

@@ -1,6 +1,7 @@
 //! Experiments: each measures one input with the primitives and emits one OONI measurement.
 
 pub mod connectivity;
+pub mod messaging;
 pub mod throttling;
 pub mod urlgetter;
 pub mod web_connectivity;
