@@ -128,11 +128,7 @@ pub fn decide(pairs: &[(TrialMetrics, TrialMetrics)], rules: &DecisionRules) -> 
         });
     }
 
-    let rates: Vec<(f64, f64)> = pairs
-        .iter()
-        .filter_map(|(t, c)| Some((t.effective_bps()?, c.effective_bps()?)))
-        .filter(|(t, c)| *t > 0.0 && *c > 0.0)
-        .collect();
+    let rates = paired_rates(pairs);
     if rates.len() * 4 < n * 3 {
         return Decision::Final(inconclusive(&format!(
             "only {} of {n} pairs had a rate on both sides",
@@ -244,7 +240,17 @@ fn inconclusive(why: &str) -> ThrottlingVerdict {
     }
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
+/// The `(target, control)` rates of the pairs that have a positive rate on both sides.
+pub(crate) fn paired_rates(pairs: &[(TrialMetrics, TrialMetrics)]) -> Vec<(f64, f64)> {
+    pairs
+        .iter()
+        .filter_map(|(t, c)| Some((t.effective_bps()?, c.effective_bps()?)))
+        .filter(|(t, c)| *t > 0.0 && *c > 0.0)
+        .collect()
+}
+
+/// The median of `values` (sorted in place); `None` when empty.
+pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

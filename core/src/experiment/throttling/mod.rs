@@ -156,6 +156,22 @@ pub struct Evidence {
     pub cancelled: bool,
 }
 
+impl Evidence {
+    /// Nothing measured yet, with `budget_bytes` to spend.
+    pub fn with_budget(budget_bytes: u64) -> Evidence {
+        Evidence {
+            pairs: 0,
+            escalated: false,
+            bytes_used: 0,
+            budget_bytes,
+            budget_stopped: false,
+            blocked: None,
+            intercepted: false,
+            cancelled: false,
+        }
+    }
+}
+
 /// The result for one target.
 #[derive(Debug, Clone)]
 pub struct TargetResult {

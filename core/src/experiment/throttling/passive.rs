@@ -150,16 +150,7 @@ pub(crate) async fn measure_passive_target(
     let mut fetches: Vec<Fetched> = Vec::new();
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut planned = rules.first_round_pairs;
-    let mut evidence = Evidence {
-        pairs: 0,
-        escalated: false,
-        bytes_used: 0,
-        budget_bytes: budget,
-        budget_stopped: false,
-        blocked: None,
-        intercepted: false,
-        cancelled: false,
-    };
+    let mut evidence = Evidence::with_budget(budget);
     let verdict = 'schedule: loop {
         while pairs.len() < planned {
             if evidence.bytes_used + target_reserve + baseline_reserve > budget {

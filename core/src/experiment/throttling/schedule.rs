@@ -13,6 +13,7 @@ use crate::experiment::throttling::trial::{run_trial, Arm, TrialRecord, TrialSpe
 use crate::experiment::throttling::{
     Evidence, Method, TargetResult, ThrottlingConfig, ThrottlingError, ThrottlingProgress,
 };
+use crate::throttle::decision::{median, paired_rates};
 use crate::throttle::{decide, Decision, DecisionRules, ThrottlingVerdict, TrialMetrics};
 
 /// The bytes reserved for one trial: its body and the overhead cap.
@@ -52,16 +53,7 @@ pub async fn measure_sni_target(
     let mut records: Vec<TrialRecord> = Vec::new();
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut planned = rules.first_round_pairs;
-    let mut evidence = Evidence {
-        pairs: 0,
-        escalated: false,
-        bytes_used: 0,
-        budget_bytes: budget,
-        budget_stopped: false,
-        blocked: None,
-        intercepted: false,
-        cancelled: false,
-    };
+    let mut evidence = Evidence::with_budget(budget);
 
     let verdict = 'schedule: loop {
         while pairs.len() < planned {
@@ -234,18 +226,11 @@ pub(crate) fn undecided(
     pairs: &[(TrialMetrics, TrialMetrics)],
     rules: &DecisionRules,
 ) -> ThrottlingVerdict {
-    let mut ratios: Vec<f64> = pairs
-        .iter()
-        .filter_map(|(t, c)| Some((t.effective_bps()?, c.effective_bps()?)))
-        .filter(|(t, c)| *t > 0.0 && *c > 0.0)
+    let mut log_ratios: Vec<f64> = paired_rates(pairs)
+        .into_iter()
         .map(|(t, c)| (t / c).ln())
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    let median_ratio = match ratios.len() {
-        0 => None,
-        n if n.is_multiple_of(2) => Some(((ratios[n / 2 - 1] + ratios[n / 2]) / 2.0).exp()),
-        n => Some(ratios[n / 2].exp()),
-    };
+    let median_ratio = median(&mut log_ratios).map(f64::exp);
     match median_ratio {
         Some(median_ratio) if median_ratio <= rules.suspicious_ratio => {
             ThrottlingVerdict::Suspected { median_ratio }
