@@ -153,7 +153,7 @@ mod client {
         }
     }
 
-    fn client() -> reqwest::Client {
+    fn client() -> kuzet_core::net::http_client::ServiceClient {
         service_client(&TrustAnchors::bundled(), Duration::from_secs(5)).unwrap()
     }
 

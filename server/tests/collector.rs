@@ -59,25 +59,24 @@ fn sample(name: &str) -> Value {
 }
 
 async fn post(base: &str, path: &str, body: Vec<u8>, encoding: Option<&str>) -> (u16, Value) {
-    // Kuzet's service client: reqwest with the ring provider and the bundled roots.
+    // Kuzet's service client: the ring provider and the bundled roots.
     let client = kuzet_core::net::http_client::service_client(
         &TrustAnchors::bundled(),
         Duration::from_secs(10),
     )
     .expect("client");
-    let mut request = client
-        .post(format!("{base}{path}"))
-        .header("content-type", "application/json")
-        .timeout(Duration::from_secs(10))
-        .body(body);
+    let mut headers = vec![("content-type", "application/json")];
     if let Some(encoding) = encoding {
-        request = request.header("content-encoding", encoding);
+        headers.push(("content-encoding", encoding));
     }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
+    let url = url::Url::parse(&format!("{base}{path}")).expect("URL");
+    let response = client
+        .post(&url, &headers, body, 1 << 20)
+        .await
+        .expect("request");
+    let text = String::from_utf8_lossy(&response.body).into_owned();
     (
-        status,
+        response.status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
 }

@@ -37,6 +37,7 @@ use crate::experiment::web_connectivity::{
     WebConnectivityResult,
 };
 use crate::failure::Failure;
+use crate::net::http_client::ServiceClient;
 use crate::report::{Measurement, ProbeNetwork};
 use crate::store::{NetworkType, NewRun, RunId, Store};
 use url::Url;
@@ -511,7 +512,7 @@ async fn run_web(
 ) -> Option<Stop> {
     let helpers = Helpers::new(plan, probe);
     // One client for every helper call of the run (it depends only on trust and timeouts).
-    let client: Arc<Result<reqwest::Client, Failure>> = Arc::new(th_client(&helpers.configs[0]));
+    let client: Arc<Result<ServiceClient, Failure>> = Arc::new(th_client(&helpers.configs[0]));
     let mut queue = plan.web_urls.iter();
     let mut tasks: JoinSet<(usize, Option<WebConnectivityResult>)> = JoinSet::new();
     let mut stop = None;

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::body::Bytes;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
 
 use crate::failure::Failure;
+use crate::net::connection::{BoxedStream, HttpSender, RequestBody};
 use crate::probe::flow::Flow;
 use crate::report::observations::{HttpBody, HttpRequest, HttpResponse, HttpTransaction, TorInfo};
 
@@ -75,6 +75,18 @@ pub async fn http_get<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // One compiled copy of the HTTP code for every stream type.
+    http_get_boxed(flow, Box::new(stream), address, alpn, spec).await
+}
+
+/// [`http_get`] over a boxed stream.
+async fn http_get_boxed(
+    flow: &Flow,
+    stream: BoxedStream,
+    address: SocketAddr,
+    alpn: &str,
+    spec: &HttpGetSpec,
+) -> HttpExchange {
     let t0 = flow.clock.now();
     let mut headers_list = vec![("Host".to_string(), host_header(&spec.url))];
     headers_list.extend(spec.headers.iter().cloned());
@@ -138,17 +150,13 @@ struct Progress {
     truncated: bool,
 }
 
-async fn exchange<S>(
-    stream: S,
+async fn exchange(
+    stream: BoxedStream,
     http2: bool,
     spec: &HttpGetSpec,
     headers: &[(String, String)],
     state: &mut Progress,
-) -> Result<(), Failure>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let io = TokioIo::new(stream);
+) -> Result<(), Failure> {
     let mut builder = Request::builder().method(Method::GET);
     builder = if http2 {
         builder.uri(spec.url.as_str().parse::<Uri>().map_err(invalid_url)?)
@@ -165,33 +173,16 @@ where
         builder = builder.header(name, value);
     }
     let request = builder
-        .body(Empty::<Bytes>::new())
+        .body(RequestBody::new(Bytes::new()))
         .map_err(|e| Failure::Unknown(format!("cannot build request: {e}")))?;
 
-    let response = if http2 {
-        let (mut sender, connection) =
-            hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-                .max_header_list_size(MAX_RESPONSE_HEAD_BYTES as u32)
-                .handshake(io)
-                .await
-                .map_err(|e| map_hyper_error(&e))?;
-        tokio::spawn(connection);
-        sender
-            .send_request(request)
-            .await
-            .map_err(|e| map_hyper_error(&e))?
-    } else {
-        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
-            .max_buf_size(MAX_RESPONSE_HEAD_BYTES)
-            .handshake(io)
-            .await
-            .map_err(|e| map_hyper_error(&e))?;
-        tokio::spawn(connection);
-        sender
-            .send_request(request)
-            .await
-            .map_err(|e| map_hyper_error(&e))?
-    };
+    let mut sender = HttpSender::handshake(stream, http2, MAX_RESPONSE_HEAD_BYTES)
+        .await
+        .map_err(|e| map_hyper_error(&e))?;
+    let response = sender
+        .send(request)
+        .await
+        .map_err(|(e, _)| map_hyper_error(&e))?;
 
     let status = response.status().as_u16();
     let head = response

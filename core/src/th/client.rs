@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use url::Url;
 
 use super::protocol::{ThRequest, ThResponse};
 use crate::failure::Failure;
+use crate::net::http_client::ServiceClient;
 
 /// The default timeout of a test helper call (OONI's probe waits 30 s: the helper itself may
 /// spend 4 s on DNS, then 15 s connecting and 10 s on TLS).
@@ -24,7 +24,7 @@ pub const DEFAULT_TH_BODY_CAP: usize = 1024 * 1024;
 /// `unknown_failure: test helper answered HTTP <status>`; an answer that is not a
 /// test-helper response is `json_parse_error`.
 pub async fn call_test_helper(
-    client: &reqwest::Client,
+    client: &ServiceClient,
     th_url: &Url,
     request: &ThRequest,
     timeout: Duration,
@@ -38,7 +38,7 @@ pub async fn call_test_helper(
 /// Like [`call_test_helper`], also returning the bytes of answer body received (counted even
 /// when the answer is then rejected; headers and TLS overhead are not counted).
 pub async fn call_test_helper_counted(
-    client: &reqwest::Client,
+    client: &ServiceClient,
     th_url: &Url,
     request: &ThRequest,
     timeout: Duration,
@@ -65,72 +65,31 @@ pub async fn call_test_helper_counted(
 }
 
 async fn exchange(
-    client: &reqwest::Client,
+    client: &ServiceClient,
     th_url: &Url,
     body: Vec<u8>,
     body_cap: usize,
     received: &mut u64,
 ) -> Result<ThResponse, Failure> {
-    let mut response = client
-        .post(th_url.clone())
-        .header(CONTENT_TYPE, "application/json")
-        .header(ACCEPT, "application/json")
-        .body(body)
-        .send()
+    let headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json"),
+    ];
+    let response = client
+        .post(th_url, &headers, body, body_cap)
         .await
-        .map_err(|error| map_reqwest_error(&error))?;
-    let status = response.status();
-    if status != reqwest::StatusCode::OK {
+        .map_err(|error| error.failure())?;
+    *received = response.received;
+    if response.status != 200 {
         return Err(Failure::Unknown(format!(
             "test helper answered HTTP {}",
-            status.as_u16()
+            response.status
         )));
     }
-    if response
-        .content_length()
-        .is_some_and(|length| length > body_cap as u64)
-    {
-        return Err(too_large(body_cap));
+    if response.truncated {
+        return Err(Failure::Unknown(format!(
+            "test helper answer larger than {body_cap} bytes"
+        )));
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|error| map_reqwest_error(&error))?
-    {
-        *received += chunk.len() as u64;
-        if bytes.len() + chunk.len() > body_cap {
-            return Err(too_large(body_cap));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    serde_json::from_slice(&bytes).map_err(|_| Failure::JsonParse)
-}
-
-fn too_large(body_cap: usize) -> Failure {
-    Failure::Unknown(format!("test helper answer larger than {body_cap} bytes"))
-}
-
-/// Maps a reqwest error to OONI's vocabulary: the socket or TLS error inside when there is
-/// one, `generic_timeout_error` for reqwest's own timeouts, else `unknown_failure` with the
-/// error's text (without the URL).
-fn map_reqwest_error(error: &reqwest::Error) -> Failure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(inner) = source {
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            return Failure::from_io(io);
-        }
-        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-            return Failure::from_tls(tls);
-        }
-        source = inner.source();
-    }
-    if error.is_timeout() {
-        return Failure::GenericTimeout;
-    }
-    let mut text = error.to_string();
-    if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), "<test helper>");
-    }
-    Failure::Unknown(text)
+    serde_json::from_slice(&response.body).map_err(|_| Failure::JsonParse)
 }

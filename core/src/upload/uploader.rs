@@ -1,7 +1,6 @@
 //! Who performs the HTTP requests: the platform through the [`Uploader`] trait (an iOS
 //! background `URLSession`, Android's HTTP stack), or Kuzet's own [`HttpUploader`].
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
@@ -9,7 +8,7 @@ use tokio::runtime::{Handle, Runtime};
 use super::request::{UploadFailureKind, UploadRequest, UploadResult};
 use super::UploadError;
 use crate::failure::Failure;
-use crate::net::http_client::service_client;
+use crate::net::http_client::{service_client, ServiceClient, ServiceError};
 use crate::net::trust::TrustAnchors;
 use crate::store::policy::UploadPolicy;
 
@@ -22,10 +21,10 @@ pub trait Uploader: Send + Sync {
     fn upload(&self, request: UploadRequest) -> UploadResult;
 }
 
-/// Kuzet's own uploader: reqwest over rustls, trusting the bundled roots (plus an optional CA
+/// Kuzet's own uploader: the service HTTP client over rustls, trusting the bundled roots (plus an optional CA
 /// file), no proxy, an explicit timeout per request and a cap on response bytes.
 pub struct HttpUploader {
-    client: reqwest::Client,
+    client: ServiceClient,
     handle: Handle,
     owned: Option<Runtime>,
     timeout: Duration,
@@ -71,7 +70,7 @@ impl HttpUploader {
     }
 
     async fn send(&self, request: UploadRequest) -> UploadResult {
-        let url = match reqwest::Url::parse(&request.url) {
+        let url = match url::Url::parse(&request.url) {
             Ok(url) => url,
             Err(e) => {
                 return UploadResult::UnrecoverableFailure {
@@ -79,43 +78,23 @@ impl HttpUploader {
                 }
             }
         };
-        let mut builder = self.client.post(url).timeout(self.timeout);
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let builder = builder.body(request.body);
-        let cap = self.max_response_bytes;
-        let exchange = async move {
-            let mut response = builder.send().await?;
-            let code = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await? {
-                let room = cap.saturating_sub(body.len());
-                if chunk.len() >= room {
-                    body.extend_from_slice(&chunk[..room]);
-                    break;
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok::<_, reqwest::Error>((code, retry_after, body))
-        };
-        // reqwest enforces the timeout too; this bounds everything else.
-        match tokio::time::timeout(self.timeout + Duration::from_secs(1), exchange).await {
-            Ok(Ok((code, retry_after, body))) => UploadResult::HttpStatus {
-                code,
-                retry_after,
-                body,
+        let headers: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        // The client bounds the whole exchange by the policy's timeout.
+        match self
+            .client
+            .post(&url, &headers, request.body, self.max_response_bytes)
+            .await
+        {
+            Ok(response) => UploadResult::HttpStatus {
+                code: response.status,
+                retry_after: response.header("retry-after").map(str::to_string),
+                body: response.body,
             },
-            Ok(Err(error)) => classify_error(&error),
-            Err(_) => UploadResult::RecoverableFailure {
-                kind: UploadFailureKind::Timeout,
-                message: format!("no answer within {} s", self.timeout.as_secs_f64()),
-            },
+            Err(error) => classify_error(&error),
         }
     }
 }
@@ -141,47 +120,28 @@ impl Drop for HttpUploader {
 
 /// Maps a failed request to the failure a person can understand. Messages use OONI's failure
 /// strings and never include addresses.
-pub fn classify_error(error: &reqwest::Error) -> UploadResult {
-    if error.is_builder() {
-        return UploadResult::UnrecoverableFailure {
-            message: "the upload request cannot be built".to_string(),
-        };
-    }
-    let mut texts = Vec::new();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return from_failure(Failure::from_io(io));
-        }
-        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            return from_failure(Failure::from_tls(tls));
-        }
-        texts.push(cause.to_string());
-        source = cause.source();
-    }
-    let text = texts.join(": ");
-    if error.is_timeout() {
-        return recoverable(
-            UploadFailureKind::Timeout,
-            "generic_timeout_error".to_string(),
-        );
-    }
-    if text.contains("lookup address") || text.contains("dns error") {
-        return recoverable(
+pub fn classify_error(error: &ServiceError) -> UploadResult {
+    match error {
+        ServiceError::InvalidRequest(reason) => UploadResult::UnrecoverableFailure {
+            message: format!("the upload request cannot be built: {reason}"),
+        },
+        ServiceError::Resolve(_) => recoverable(
             UploadFailureKind::Unreachable,
             "cannot resolve the collector's name".to_string(),
-        );
-    }
-    if text.contains("connection closed") || text.contains("connection reset") {
-        return recoverable(
+        ),
+        ServiceError::Timeout(timeout) => recoverable(
+            UploadFailureKind::Timeout,
+            format!("no answer within {} s", timeout.as_secs_f64()),
+        ),
+        ServiceError::Http(http) if http.is_incomplete_message() => recoverable(
             UploadFailureKind::Blocked,
             "the connection was closed without an answer".to_string(),
-        );
+        ),
+        other => match other.failure() {
+            Failure::Unknown(text) => recoverable(UploadFailureKind::Other, text),
+            failure => from_failure(failure),
+        },
     }
-    if error.is_connect() {
-        return recoverable(UploadFailureKind::Unreachable, "cannot connect".to_string());
-    }
-    recoverable(UploadFailureKind::Other, text)
 }
 
 fn recoverable(kind: UploadFailureKind, message: String) -> UploadResult {

@@ -57,7 +57,7 @@ use crate::clock::MeasurementClock;
 use crate::error::Result;
 use crate::experiment::urlgetter::parse_target_url;
 use crate::failure::Failure;
-use crate::net::http_client::service_client;
+use crate::net::http_client::{service_client, ServiceClient};
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::{dns_lookup, DnsOptions, DnsTransport};
 use crate::probe::fetch::{fetch, FetchConfig, FetchOutcome, Operation};
@@ -257,7 +257,7 @@ pub async fn measure_website(
 /// The client for test helper calls, or why there is none.
 pub(crate) fn th_client(
     config: &WebConnectivityConfig,
-) -> std::result::Result<reqwest::Client, Failure> {
+) -> std::result::Result<ServiceClient, Failure> {
     service_client(&config.trust, config.timeouts.th).map_err(|error| {
         tracing::warn!("web_connectivity: {error}");
         Failure::Unknown("cannot build the HTTP client".to_string())
@@ -279,7 +279,7 @@ struct EndpointOutcome {
 
 pub(crate) async fn measure_target(
     config: &WebConnectivityConfig,
-    client: std::result::Result<&reqwest::Client, &Failure>,
+    client: std::result::Result<&ServiceClient, &Failure>,
     input: &TargetUrl,
     target: Url,
     test_start_time: OffsetDateTime,

@@ -1,19 +1,17 @@
 //! DNS over HTTPS (RFC 8484): one POST of `application/dns-message` per query type, both on
-//! one reqwest client (so HTTP/2 can carry them on one connection).
+//! one service client (so one connection can carry both).
 //!
 //! A reply that is not `200` with `content-type: application/dns-message`, or whose body
 //! exceeds [`DnsOptions::response_cap`], is `dns_server_misbehaving`, as in OONI's engine;
 //! the status is logged at debug level.
 
 use hickory_proto::rr::RecordType;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use reqwest::StatusCode;
 use url::Url;
 
 use super::message::{raw, read_reply, Question, Reply};
 use super::{new_query, type_name, DnsOptions, DnsTransport, QueryOutcome};
 use crate::failure::Failure;
-use crate::net::http_client::service_client;
+use crate::net::http_client::{service_client, ServiceClient};
 use crate::probe::flow::Flow;
 
 /// The media type of DNS messages.
@@ -47,7 +45,7 @@ pub(super) async fn lookup(
 /// One POST for `record_type`.
 async fn query(
     flow: &Flow,
-    client: Result<&reqwest::Client, &Failure>,
+    client: Result<&ServiceClient, &Failure>,
     url: &Url,
     domain: &str,
     record_type: RecordType,
@@ -92,27 +90,22 @@ async fn query(
 
 /// POSTs `wire` and returns the body of a well-formed DoH reply.
 async fn exchange(
-    client: &reqwest::Client,
+    client: &ServiceClient,
     url: &Url,
     wire: Vec<u8>,
     cap: usize,
 ) -> Result<Vec<u8>, Failure> {
-    let mut response = client
-        .post(url.clone())
-        .header(CONTENT_TYPE, DNS_MESSAGE)
-        .header(ACCEPT, DNS_MESSAGE)
-        .body(wire)
-        .send()
+    let headers = [("content-type", DNS_MESSAGE), ("accept", DNS_MESSAGE)];
+    let response = client
+        .post(url, &headers, wire, cap)
         .await
-        .map_err(|error| failure_of(&error))?;
-    if response.status() != StatusCode::OK {
-        tracing::debug!("doh: HTTP status {}", response.status().as_u16());
+        .map_err(|error| error.failure())?;
+    if response.status != 200 {
+        tracing::debug!("doh: HTTP status {}", response.status);
         return Err(Failure::DnsServerMisbehaving);
     }
     let media_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
+        .header("content-type")
         .and_then(|value| value.split(';').next())
         .map(str::trim)
         .unwrap_or_default();
@@ -120,45 +113,9 @@ async fn exchange(
         tracing::debug!("doh: unexpected content-type");
         return Err(Failure::DnsServerMisbehaving);
     }
-    if response
-        .content_length()
-        .is_some_and(|length| length > cap as u64)
-    {
+    if response.truncated {
+        tracing::debug!("doh: body exceeds the cap");
         return Err(Failure::DnsServerMisbehaving);
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|error| failure_of(&error))? {
-        if body.len() + chunk.len() > cap {
-            tracing::debug!("doh: body exceeds the cap");
-            return Err(Failure::DnsServerMisbehaving);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Maps a reqwest error by the socket, TLS or HTTP error inside it.
-fn failure_of(error: &reqwest::Error) -> Failure {
-    if error.is_timeout() {
-        return Failure::GenericTimeout;
-    }
-    let mut deepest: &(dyn std::error::Error + 'static) = error;
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = cause {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Failure::from_tls(tls);
-        }
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            return Failure::from_io(io);
-        }
-        if let Some(http) = current.downcast_ref::<hyper::Error>() {
-            if http.is_incomplete_message() {
-                return Failure::Eof;
-            }
-        }
-        deepest = current;
-        cause = current.source();
-    }
-    // The innermost cause says what went wrong; reqwest's own message only adds the URL.
-    Failure::Unknown(deepest.to_string())
+    Ok(response.body)
 }

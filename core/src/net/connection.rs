@@ -1,0 +1,95 @@
+//! The HTTP layer every Kuzet request shares: one type-erased stream and one request body
+//! type, so the HTTP/1.1 and HTTP/2 client code is compiled once for measurements and for
+//! service calls alike (the mobile library's size depends on it).
+
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A byte stream HTTP can run over: plain TCP or TLS.
+pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ByteStream for T {}
+
+/// Any [`ByteStream`], boxed.
+pub type BoxedStream = Box<dyn ByteStream>;
+
+/// The body of every request Kuzet sends (empty for `GET`).
+pub type RequestBody = Full<Bytes>;
+
+/// The sending half of an HTTP connection whose driver runs on the runtime.
+#[derive(Debug)]
+pub(crate) enum HttpSender {
+    /// HTTP/1.1: one request at a time.
+    Http1(http1::SendRequest<RequestBody>),
+    /// HTTP/2: requests multiplexed; the sender can be cloned.
+    Http2(http2::SendRequest<RequestBody>),
+}
+
+impl HttpSender {
+    /// Starts HTTP over `stream` (HTTP/2 when `http2`, else HTTP/1.1), accepting at most
+    /// `max_head_bytes` of response head, and spawns the connection's driver, which ends
+    /// when every sender is dropped or the peer closes.
+    pub(crate) async fn handshake(
+        stream: BoxedStream,
+        http2: bool,
+        max_head_bytes: usize,
+    ) -> Result<HttpSender, hyper::Error> {
+        let io = TokioIo::new(stream);
+        if http2 {
+            let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+                .max_header_list_size(u32::try_from(max_head_bytes).unwrap_or(u32::MAX))
+                .handshake(io)
+                .await?;
+            tokio::spawn(connection);
+            Ok(HttpSender::Http2(sender))
+        } else {
+            let (sender, connection) = http1::Builder::new()
+                .max_buf_size(max_head_bytes.max(8192))
+                .handshake(io)
+                .await?;
+            tokio::spawn(connection);
+            Ok(HttpSender::Http1(sender))
+        }
+    }
+
+    /// Whether this is an HTTP/2 connection.
+    pub(crate) fn is_http2(&self) -> bool {
+        matches!(self, HttpSender::Http2(_))
+    }
+
+    /// Whether the connection can take a request now.
+    pub(crate) fn is_ready(&self) -> bool {
+        match self {
+            HttpSender::Http1(sender) => sender.is_ready(),
+            HttpSender::Http2(sender) => sender.is_ready(),
+        }
+    }
+
+    /// Sends `request` and waits for the response head. On failure, the request comes back
+    /// when it was never sent (the connection had closed meanwhile), so it can be retried.
+    pub(crate) async fn send(
+        &mut self,
+        request: Request<RequestBody>,
+    ) -> Result<Response<Incoming>, (hyper::Error, Option<Request<RequestBody>>)> {
+        let sent = match self {
+            HttpSender::Http1(sender) => sender.try_send_request(request).await,
+            HttpSender::Http2(sender) => sender.try_send_request(request).await,
+        };
+        sent.map_err(|mut error| {
+            let unsent = error.take_message();
+            (error.into_error(), unsent)
+        })
+    }
+
+    /// Another handle on the same connection, when the protocol multiplexes (HTTP/2).
+    pub(crate) fn share(&self) -> Option<HttpSender> {
+        match self {
+            HttpSender::Http1(_) => None,
+            HttpSender::Http2(sender) => Some(HttpSender::Http2(sender.clone())),
+        }
+    }
+}
