@@ -61,11 +61,20 @@ impl HttpSender {
         matches!(self, HttpSender::Http2(_))
     }
 
-    /// Whether the connection can take a request now.
-    pub(crate) fn is_ready(&self) -> bool {
+    /// Whether the connection has closed (an idle one may still be finishing its last
+    /// response: see [`HttpSender::ready`]).
+    pub(crate) fn is_closed(&self) -> bool {
         match self {
-            HttpSender::Http1(sender) => sender.is_ready(),
-            HttpSender::Http2(sender) => sender.is_ready(),
+            HttpSender::Http1(sender) => sender.is_closed(),
+            HttpSender::Http2(sender) => sender.is_closed(),
+        }
+    }
+
+    /// Waits until the connection can take a request; an error when it closed instead.
+    pub(crate) async fn ready(&mut self) -> Result<(), hyper::Error> {
+        match self {
+            HttpSender::Http1(sender) => sender.ready().await,
+            HttpSender::Http2(sender) => sender.ready().await,
         }
     }
 

@@ -182,8 +182,9 @@ impl ServiceClient {
         self.inner.timeout
     }
 
-    /// `POST`s `body` to `url` with `headers` (besides `Host`, `User-Agent` and
-    /// `Content-Length`, which the client sets) and reads at most `cap` bytes of answer.
+    /// `POST`s `body` to `url` with `headers` and reads at most `cap` bytes of answer. The
+    /// client sets `Host` (HTTP/1.1), `User-Agent` and `Content-Length`; a header in
+    /// `headers` replaces the client's own of that name.
     pub async fn post(
         &self,
         url: &Url,
@@ -206,7 +207,7 @@ impl ServiceClient {
         cap: usize,
     ) -> std::result::Result<ServiceResponse, ServiceError> {
         let origin = origin_of(url)?;
-        let (mut sender, reused) = match self.take_idle(&origin) {
+        let (mut sender, reused) = match self.take_idle(&origin).await {
             Some(sender) => (sender, true),
             None => (self.connect(&origin).await?, false),
         };
@@ -261,26 +262,37 @@ impl ServiceClient {
         Ok(answer)
     }
 
-    /// A ready idle connection to `origin`, dropping stale ones. HTTP/2 connections stay in
-    /// the pool (the returned sender shares them).
-    fn take_idle(&self, origin: &Origin) -> Option<HttpSender> {
-        let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(origin)?;
-        list.retain(|entry| entry.since.elapsed() < IDLE_TIMEOUT && entry.sender.is_ready());
-        let found = match list.iter().position(|entry| entry.sender.is_http2()) {
-            Some(index) => list[index].sender.share(),
-            None => list.pop().map(|entry| entry.sender),
-        };
-        if list.is_empty() {
-            idle.remove(origin);
+    /// A ready idle connection to `origin`, dropping stale and closed ones. HTTP/2
+    /// connections stay in the pool (the returned sender shares them).
+    async fn take_idle(&self, origin: &Origin) -> Option<HttpSender> {
+        loop {
+            let mut candidate = {
+                let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+                let list = idle.get_mut(origin)?;
+                list.retain(|entry| {
+                    entry.since.elapsed() < IDLE_TIMEOUT && !entry.sender.is_closed()
+                });
+                let found = match list.iter().position(|entry| entry.sender.is_http2()) {
+                    Some(index) => list[index].sender.share(),
+                    None => list.pop().map(|entry| entry.sender),
+                };
+                if list.is_empty() {
+                    idle.remove(origin);
+                }
+                found?
+            };
+            // An HTTP/1.1 connection put back right after its response may still be
+            // finishing it; one that closed meanwhile is dropped and the next one tried.
+            if candidate.ready().await.is_ok() {
+                return Some(candidate);
+            }
         }
-        found
     }
 
     /// Keeps `sender` for reuse, unless the pool is full or it is an HTTP/2 connection
     /// already there.
     fn put_idle(&self, origin: Origin, sender: HttpSender) {
-        if !sender.is_ready() {
+        if sender.is_closed() {
             return;
         }
         let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -413,14 +425,16 @@ fn build_request(
         };
         builder = builder.header(HOST, host);
     }
+    let mut request = builder
+        .body(RequestBody::new(body))
+        .map_err(|e| invalid(&e))?;
+    // A caller's header replaces the client's own of that name (never two `Host`s).
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(&e))?;
         let value = HeaderValue::from_str(value).map_err(|e| invalid(&e))?;
-        builder = builder.header(name, value);
+        request.headers_mut().insert(name, value);
     }
-    builder
-        .body(RequestBody::new(body))
-        .map_err(|e| invalid(&e))
+    Ok(request)
 }
 
 /// The URL's host as written in a `Host` header (IPv6 literals in brackets).
