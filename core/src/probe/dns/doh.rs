@@ -5,10 +5,10 @@
 //! exceeds [`DnsOptions::response_cap`], is `dns_server_misbehaving`, as in OONI's engine;
 //! the status is logged at debug level.
 
-use hickory_proto::rr::RecordType;
 use url::Url;
 
 use super::message::{raw, read_reply, Question, Reply};
+use super::wire::RecordType;
 use super::{new_query, type_name, DnsOptions, DnsTransport, QueryOutcome};
 use crate::failure::Failure;
 use crate::net::http_client::{service_client, ServiceClient};
@@ -35,7 +35,7 @@ pub(super) async fn lookup(
             client.as_ref(),
             url,
             domain,
-            RecordType::AAAA,
+            RecordType::Aaaa,
             options
         ),
     );
@@ -58,7 +58,7 @@ async fn query(
     // RFC 8484 §4.1: the id should be 0 so that responses cache well.
     let prepared = client.map_err(Failure::clone).and_then(|client| {
         let question = Question::new(domain, record_type)?;
-        let wire = question.encode(0)?;
+        let wire = question.encode(0);
         Ok((client, question, wire))
     });
     match prepared {

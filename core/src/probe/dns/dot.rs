@@ -5,13 +5,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::rr::RecordType;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::message::{raw, read_reply, Question, Reply};
+use super::wire::RecordType;
 use super::{new_query, type_name, DnsOptions, DnsTransport, QueryOutcome};
 use crate::failure::Failure;
 use crate::probe::flow::Flow;
@@ -35,9 +35,10 @@ pub(super) async fn query(
     let t0 = flow.clock.now();
     let mut query = new_query(flow, &transport, domain, type_name(record_type), t0);
     let mut addresses = Vec::new();
-    let prepared = Question::new(domain, record_type).and_then(|question| {
+    let prepared = Question::new(domain, record_type).map(|question| {
         let id: u16 = rand::random();
-        question.encode(id).map(|wire| (question, id, wire))
+        let wire = question.encode(id);
+        (question, id, wire)
     });
     match prepared {
         Err(failure) => query.failure = Some(failure),

@@ -2,9 +2,10 @@
 //! observed as OONI `queries` entries (df-002).
 //!
 //! The UDP, DoH and DoT transports are written here on top of plain sockets, reqwest and
-//! tokio-rustls, with `hickory-proto` used only to build and parse wire messages. A resolver
-//! library would hide what a measurement needs: the raw response bytes, duplicate and late
-//! replies (injection evidence), replies with the wrong id and the exact socket or TLS error.
+//! tokio-rustls, with Kuzet's own small wire codec (`wire.rs`) to build and parse messages.
+//! A resolver library would hide what a measurement needs: the raw response bytes, duplicate
+//! and late replies (injection evidence), replies with the wrong id and the exact socket or
+//! TLS error.
 //!
 //! CONTRACT (other code depends on these names):
 //! - [`DnsTransport`], [`DnsTransport::parse`], [`DnsTransport::engine`],
@@ -17,11 +18,11 @@ mod message;
 mod system;
 mod transport;
 mod udp;
+mod wire;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_proto::rr::RecordType;
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -29,6 +30,7 @@ use crate::failure::Failure;
 use crate::net::trust::TrustAnchors;
 use crate::probe::flow::Flow;
 use crate::report::observations::DnsQuery;
+use wire::RecordType;
 
 /// Which resolver a lookup goes through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +165,7 @@ pub async fn dns_lookup(
         DnsTransport::Udp { server } => {
             let (a, aaaa) = tokio::join!(
                 udp::query(flow, *server, domain, RecordType::A, options),
-                udp::query(flow, *server, domain, RecordType::AAAA, options),
+                udp::query(flow, *server, domain, RecordType::Aaaa, options),
             );
             let mut late = a.late;
             late.merge(aaaa.late);
@@ -184,7 +186,7 @@ pub async fn dns_lookup(
                     *server,
                     server_name,
                     domain,
-                    RecordType::AAAA,
+                    RecordType::Aaaa,
                     options
                 ),
             );
@@ -255,9 +257,5 @@ fn new_query(
 
 /// The name of a query type as OONI writes it.
 fn type_name(record_type: RecordType) -> &'static str {
-    match record_type {
-        RecordType::A => "A",
-        RecordType::AAAA => "AAAA",
-        _ => "ANY",
-    }
+    record_type.name()
 }

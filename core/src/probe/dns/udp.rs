@@ -5,11 +5,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
 use tokio::time::{timeout_at, Instant};
 
 use super::message::{raw, read_reply, Question, Reply};
+use super::wire::RecordType;
 use super::{new_query, type_name, DnsOptions, DnsTransport, LateReplies, QueryOutcome};
 use crate::failure::Failure;
 use crate::probe::flow::Flow;
@@ -45,9 +45,10 @@ pub(super) async fn query(
     let mut late = LateReplies::none();
     let mut addresses = Vec::new();
 
-    let prepared = Question::new(domain, record_type).and_then(|question| {
+    let prepared = Question::new(domain, record_type).map(|question| {
         let id: u16 = rand::random();
-        question.encode(id).map(|wire| (question, id, wire))
+        let wire = question.encode(id);
+        (question, id, wire)
     });
     match prepared {
         Err(failure) => query.failure = Some(failure),
