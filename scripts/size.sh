@@ -28,6 +28,19 @@ done
 echo "size: cargo build --release -p kuzet-ffi" >&2
 cargo build --release -p kuzet-ffi
 
+# A shared library may link with symbols left undefined, to fail only when loaded: every
+# strong undefined symbol must come from a versioned system library (libc, libm...). An
+# unversioned one is code left out by mistake (e.g. an SQLITE_OMIT_* the amalgamation's parser
+# still calls).
+if command -v nm >/dev/null 2>&1; then
+    missing="$(nm -D --undefined-only "$TARGET_DIR/release/libkuzet_ffi.so" | awk '$1 == "U" && $2 !~ /@/ {print $2}')"
+    if [ -n "$missing" ]; then
+        echo "size: the library has undefined symbols no system library provides:" >&2
+        echo "$missing" | sed 's/^/  /' >&2
+        exit 1
+    fi
+fi
+
 WORK="$(mktemp -d -t kuzet-size.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 cp "$TARGET_DIR/release/libkuzet_ffi.so" "$WORK/libkuzet_ffi.so"
