@@ -106,6 +106,8 @@ cargo fmt --all -- --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+# kuzet-core as the mobile library builds it: without the `http2` feature.
+cargo clippy -p kuzet-core --no-default-features --all-targets -- -D warnings
 
 # The full-disk and read-only tests mount file systems (root only); here they must run, never
 # skip.
@@ -115,6 +117,10 @@ step "cargo test --workspace"
 TEST_LOG="$(mktemp -t kuzet-tests.XXXXXX.log)"
 trap 'rm -f "$LOG" "$TEST_LOG"' EXIT
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
+
+step "kuzet-core without default features (HTTP/1.1 only, as in the mobile library)"
+cargo test -p kuzet-core --no-default-features --lib --test service_client --test dns \
+    --test th_protocol --test web_connectivity_samples 2>&1 | tee -a "$TEST_LOG"
 
 BINDINGS_LOG="$(mktemp -t kuzet-bindings.XXXXXX.log)"
 trap 'rm -f "$LOG" "$TEST_LOG" "$BINDINGS_LOG"' EXIT

@@ -419,6 +419,8 @@ async fn post_after_the_server_closed_the_idle_connection_uses_a_new_one() {
 // 3. HTTPS: HTTP/2 by ALPN, HTTP/1.1 fallback, and an unknown issuer
 // ---------------------------------------------------------------------------------------
 
+/// With the `http2` feature (the default; the mobile library is built without it).
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn https_uses_http2_over_one_connection_with_a_trusted_private_ca() {
     let ca = TestCa::new("Kuzet Service Client Test CA", "Kuzet");
@@ -466,6 +468,26 @@ async fn https_uses_http2_over_one_connection_with_a_trusted_private_ca() {
         assert_eq!(request.user_agent.as_deref(), Some(USER_AGENT));
         assert_eq!(request.body, body);
     }
+}
+
+/// Without the `http2` feature, only `http/1.1` is offered, so a server that prefers `h2`
+/// still gets HTTP/1.1 (with keep-alive).
+#[cfg(not(feature = "http2"))]
+#[tokio::test]
+async fn https_without_the_http2_feature_speaks_http1_to_a_server_offering_h2() {
+    let ca = TestCa::new("Kuzet Service Client Test CA", "Kuzet");
+    let leaf = ca.leaf(&["127.0.0.1"]);
+    let (server, seen) = tls_server(&leaf, &["h2", "http/1.1"]).await;
+    let trust = TrustAnchors::only_pem(ca.cert_pem.as_bytes()).unwrap();
+    let client = service_client(&trust, Duration::from_secs(30)).unwrap();
+    let url = server.url("https", "/api");
+    for body in [&b"one"[..], &b"two"[..]] {
+        let answer = post_promptly(&client, &url, &[], body, 64).await.unwrap();
+        assert_eq!(answer.status, 200);
+    }
+    assert_eq!(server.accepted(), 1);
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|r| r.version == http::Version::HTTP_11));
 }
 
 #[tokio::test]

@@ -59,9 +59,7 @@ pub struct DataUsage {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, EngineError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| EngineError::Internal(format!("a store task stopped unexpectedly: {e}")))?
+    super::runtime::run_blocking(&tokio::runtime::Handle::current(), f).await
 }
 
 /// Opens (or creates) the store in `dir`.

@@ -370,10 +370,7 @@ impl Engine {
         call: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
     ) -> Result<T, EngineError> {
         let engine = self.clone();
-        runtime::runtime()
-            .spawn_blocking(move || call(&engine))
-            .await
-            .map_err(|e| EngineError::Internal(format!("a store task stopped unexpectedly: {e}")))?
+        runtime::run_blocking(runtime::runtime().handle(), move || call(&engine)).await
     }
 
     /// [`Engine::results_history`] off the caller's thread.

@@ -3,8 +3,11 @@
 //! only ever wait on it.
 
 use once_cell::sync::Lazy;
+use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::{Builder, Handle, Runtime};
+
+use super::error::EngineError;
 
 /// Worker threads: two is plenty for network-bound work on a phone.
 pub const WORKER_THREADS: usize = 2;
@@ -33,4 +36,27 @@ static RUNTIME: Lazy<Runtime> = Lazy::new(|| {
 /// The library's runtime, started on first use.
 pub fn runtime() -> &'static Runtime {
     &RUNTIME
+}
+
+/// A blocking job whose result type is erased, so every blocking store call shares one
+/// compiled `spawn_blocking` task (the mobile library's size depends on it).
+type ErasedJob = Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>;
+
+/// Runs `call` on the blocking threads of the runtime behind `handle` and returns its result.
+/// Errors only when the job stopped unexpectedly (it panicked or the runtime shut down).
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    handle: &Handle,
+    call: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, EngineError> {
+    let job: ErasedJob = Box::new(move || Box::new(call()) as Box<dyn Any + Send>);
+    let output = handle
+        .spawn_blocking(job)
+        .await
+        .map_err(|e| EngineError::Internal(format!("a store task stopped unexpectedly: {e}")))?;
+    match output.downcast::<Result<T, EngineError>>() {
+        Ok(result) => *result,
+        Err(_) => Err(EngineError::Internal(
+            "a store task returned an unexpected type".to_string(),
+        )),
+    }
 }

@@ -1,4 +1,5 @@
-//! The service HTTP client (DoH, collector, test helper): `POST`s over HTTP/2 or HTTP/1.1.
+//! The service HTTP client (DoH, collector, test helper): `POST`s over HTTP/2 (with the
+//! `http2` feature, when the server picks it) or HTTP/1.1.
 //!
 //! Built on the same HTTP layer as the measurements ([`crate::net::connection`]), over
 //! rustls checked against [`TrustAnchors`] (the bundled Mozilla roots, plus an optional CA
@@ -25,7 +26,7 @@ use url::{Host, Url};
 
 use crate::error::{Error, Result};
 use crate::failure::Failure;
-use crate::net::connection::{BoxedStream, HttpSender, RequestBody};
+use crate::net::connection::{BoxedStream, HttpSender, RequestBody, HTTP_ALPN};
 use crate::net::trust::TrustAnchors;
 
 /// The `User-Agent` of every service request: `kuzet/<version>`.
@@ -166,7 +167,7 @@ pub fn service_client(trust: &TrustAnchors, timeout: Duration) -> Result<Service
             "the service client's timeout must be positive".to_string(),
         ));
     }
-    let config = trust.client_config(&["h2", "http/1.1"]);
+    let config = trust.client_config(HTTP_ALPN);
     Ok(ServiceClient {
         inner: Arc::new(Inner {
             tls: TlsConnector::from(Arc::new(config)),

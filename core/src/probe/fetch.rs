@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::clock::MeasurementClock;
 use crate::failure::Failure;
+use crate::net::connection::http_alpn;
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::{dns_lookup, DnsOptions, DnsTransport};
 use crate::probe::flow::Flow;
@@ -307,7 +308,7 @@ async fn fetch_hop(
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_string(),
-            alpn: vec!["h2".to_string(), "http/1.1".to_string()],
+            alpn: http_alpn(),
             trust: config.trust.clone(),
             verify: true,
             timeout: config.tls_timeout,

@@ -57,6 +57,7 @@ use crate::clock::MeasurementClock;
 use crate::error::Result;
 use crate::experiment::urlgetter::parse_target_url;
 use crate::failure::Failure;
+use crate::net::connection::http_alpn;
 use crate::net::http_client::{service_client, ServiceClient};
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::{dns_lookup, DnsOptions, DnsTransport};
@@ -631,7 +632,7 @@ async fn measure_endpoints(
                     let stream = CountingStream::new(stream, counter.clone());
                     let options = TlsOptions {
                         server_name: host,
-                        alpn: vec!["h2".to_string(), "http/1.1".to_string()],
+                        alpn: http_alpn(),
                         trust,
                         verify: true,
                         timeout: timeouts.steps.tls,
