@@ -9,6 +9,7 @@ pub mod error;
 pub mod experiment;
 pub mod failure;
 pub mod net;
+mod ordered;
 pub mod probe;
 pub mod report;
 pub mod store;

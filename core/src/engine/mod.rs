@@ -475,7 +475,7 @@ impl Engine {
         network: Option<NetworkContext>,
     ) -> Result<RunHandle, EngineError> {
         let config = &self.inner.config;
-        let suites: BTreeSet<Suite> = request.suites.iter().copied().collect();
+        let suites: BTreeSet<Suite> = crate::ordered::btree_set(request.suites.iter().copied());
         if suites.is_empty() {
             return Err(EngineError::InvalidInput(
                 "a run needs at least one suite".to_string(),

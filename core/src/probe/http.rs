@@ -274,7 +274,7 @@ pub fn canonical_header_name(name: &str) -> String {
 }
 
 fn to_map(headers: &[(String, String)]) -> BTreeMap<String, String> {
-    headers.iter().cloned().collect()
+    crate::ordered::btree_map(headers.iter().cloned())
 }
 
 #[cfg(test)]

@@ -254,7 +254,7 @@ pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
-    values.sort_by(f64::total_cmp);
+    crate::ordered::sort_f64(values);
     let mid = values.len() / 2;
     Some(if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0

@@ -496,15 +496,18 @@ pub async fn measure_app(
         test_start_time,
         started_at,
     );
-    let extensions: &[&str] = if summary.urlgetter_shape {
-        &["dnst", "httpt", "netevents", "tcpconnect", "tlshandshake"]
+    let extensions: &[(&str, i64)] = if summary.urlgetter_shape {
+        &[
+            ("dnst", 0),
+            ("httpt", 0),
+            ("netevents", 0),
+            ("tcpconnect", 0),
+            ("tlshandshake", 0),
+        ]
     } else {
-        &["dnst", "tcpconnect"]
+        &[("dnst", 0), ("tcpconnect", 0)]
     };
-    measurement.extensions = extensions
-        .iter()
-        .map(|name| (name.to_string(), 0))
-        .collect();
+    measurement.extensions = crate::ordered::extensions(extensions);
     measurement.test_runtime = runtime.as_secs_f64();
     measurement.test_keys = test_keys(summary, &outcomes, &verdict, bytes_received);
     Ok(AppResult {

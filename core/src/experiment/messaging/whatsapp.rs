@@ -50,11 +50,12 @@ pub(super) fn summarise(endpoints: &WhatsAppEndpoints, outcomes: &[StepOutcome])
         *host_ok.entry(endpoint.host.as_str()).or_insert(false) |= outcome.failure.is_none();
     }
     let any_connected = host_ok.values().any(|ok| *ok);
-    let blocked_hosts: BTreeSet<&str> = host_ok
-        .iter()
-        .filter(|(_, ok)| !**ok)
-        .map(|(host, _)| *host)
-        .collect();
+    let blocked_hosts: BTreeSet<&str> = crate::ordered::btree_set(
+        host_ok
+            .iter()
+            .filter(|(_, ok)| !**ok)
+            .map(|(host, _)| *host),
+    );
     let default = StepOutcome::default();
     let registration = outcomes.get(count).unwrap_or(&default);
     let web = outcomes.get(count + 1).unwrap_or(&default);

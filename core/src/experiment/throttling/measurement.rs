@@ -100,10 +100,7 @@ pub fn sni_measurement(run: &SniRun<'_>) -> Measurement {
 
 /// The OONI sub-formats the measurement uses.
 pub fn extensions() -> std::collections::BTreeMap<String, i64> {
-    [("netevents", 0), ("tcpconnect", 0), ("tlshandshake", 0)]
-        .into_iter()
-        .map(|(name, version)| (name.to_string(), version))
-        .collect()
+    crate::ordered::extensions(&[("netevents", 0), ("tcpconnect", 0), ("tlshandshake", 0)])
 }
 
 /// `x_throttling`: the verdict and its evidence, flat.

@@ -351,7 +351,7 @@ async fn run_trial_inner(clock: &MeasurementClock, spec: &TrialSpec) -> TrialRec
             bytes: end_bytes,
         }))
         .collect();
-    samples.sort_by(|a, b| a.t.total_cmp(&b.t));
+    crate::ordered::sort_by_f64_key(&mut samples, |sample| sample.t);
     // The counter never goes down; keep the samples monotonic against rounding of `t`.
     let mut highest = 0;
     for sample in &mut samples {

@@ -58,6 +58,8 @@
 //!    `http_blockpage` if not, `undetermined` if the helper has no page to compare.
 
 use std::collections::BTreeSet;
+
+use crate::ordered::btree_set;
 use std::net::{IpAddr, SocketAddr};
 
 use url::Url;
@@ -617,7 +619,7 @@ impl<'a> Facts<'a> {
                 .map(|info| info.asn)
                 .unwrap_or(0)
         };
-        let th_asns: BTreeSet<i64> = th_addrs.iter().map(asn).filter(|a| *a != 0).collect();
+        let th_asns: BTreeSet<i64> = btree_set(th_addrs.iter().map(asn).filter(|a| *a != 0));
         if probe
             .addresses
             .iter()
@@ -999,7 +1001,7 @@ impl HttpDiff {
         // headers_match: the same header names, or a shared uncommon one.
         if expected.status_code > 0 && response.code > 0 {
             let names = |keys: &mut dyn Iterator<Item = &String>| -> BTreeSet<String> {
-                keys.map(|key| key.to_ascii_lowercase()).collect()
+                btree_set(keys.map(|key| key.to_ascii_lowercase()))
             };
             let ours = names(
                 &mut response
@@ -1009,10 +1011,11 @@ impl HttpDiff {
             );
             let theirs = names(&mut expected.headers.keys());
             let uncommon = |set: &BTreeSet<String>| -> BTreeSet<String> {
-                set.iter()
-                    .filter(|name| !COMMON_HEADERS.contains(&name.as_str()))
-                    .cloned()
-                    .collect()
+                btree_set(
+                    set.iter()
+                        .filter(|name| !COMMON_HEADERS.contains(&name.as_str()))
+                        .cloned(),
+                )
             };
             diff.headers_match =
                 Some(ours == theirs || !uncommon(&ours).is_disjoint(&uncommon(&theirs)));
@@ -1040,11 +1043,12 @@ impl HttpDiff {
 
 /// The lowercase words of at least [`MIN_TITLE_WORD_CHARS`] characters.
 fn title_words(title: &str) -> BTreeSet<String> {
-    title
-        .split_whitespace()
-        .filter(|word| word.chars().count() >= MIN_TITLE_WORD_CHARS)
-        .map(str::to_lowercase)
-        .collect()
+    btree_set(
+        title
+            .split_whitespace()
+            .filter(|word| word.chars().count() >= MIN_TITLE_WORD_CHARS)
+            .map(str::to_lowercase),
+    )
 }
 
 #[cfg(test)]

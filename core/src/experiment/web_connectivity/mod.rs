@@ -350,10 +350,11 @@ pub(crate) async fn measure_target(
     endpoints.truncate(config.max_endpoints);
     let th_request = ThRequest {
         http_request: target.to_string(),
-        http_request_headers: default_request_headers()
-            .into_iter()
-            .map(|(name, value)| (name, vec![value]))
-            .collect(),
+        http_request_headers: crate::ordered::btree_map(
+            default_request_headers()
+                .into_iter()
+                .map(|(name, value)| (name, vec![value])),
+        ),
         tcp_connect: endpoints
             .iter()
             .map(|(addr, _, _)| addr.to_string())
@@ -509,7 +510,7 @@ pub(crate) async fn measure_target(
     for pending in pending_late {
         late.extend(pending.collect().await);
     }
-    late.sort_by(|a, b| a.t.total_cmp(&b.t));
+    crate::ordered::sort_by_f64_key(&mut late, |query| query.t);
     bytes_received += dns_bytes(
         queries
             .iter()
@@ -546,16 +547,13 @@ pub(crate) async fn measure_target(
         test_start_time,
         started_at,
     );
-    measurement.extensions = [
+    measurement.extensions = crate::ordered::extensions(&[
         ("dnst", 0),
         ("httpt", 0),
         ("netevents", 0),
         ("tcpconnect", 0),
         ("tlshandshake", 0),
-    ]
-    .into_iter()
-    .map(|(name, version)| (name.to_string(), version))
-    .collect();
+    ]);
     measurement.test_helpers = config.th_url.as_ref().map(
         |th_url| serde_json::json!({"backend": {"address": th_url.as_str(), "type": "https"}}),
     );
@@ -654,7 +652,7 @@ async fn measure_endpoints(
             outcomes.push(outcome);
         }
     }
-    outcomes.sort_by_key(|(index, _)| *index);
+    crate::ordered::sort_by_f64_key(&mut outcomes, |(index, _)| *index as f64);
     outcomes.into_iter().map(|(_, outcome)| outcome).collect()
 }
 

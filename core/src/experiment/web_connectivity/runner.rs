@@ -249,8 +249,8 @@ pub async fn measure_websites(
             skipped.push(target);
         }
     }
-    results.sort_by_key(|(index, _)| *index);
-    invalid.sort_by_key(|(index, _)| *index);
+    crate::ordered::sort_by_f64_key(&mut results, |(index, _)| *index as f64);
+    crate::ordered::sort_by_f64_key(&mut invalid, |(index, _)| *index as f64);
     RunReport {
         results: results.into_iter().map(|(_, result)| result).collect(),
         invalid: invalid.into_iter().map(|(_, error)| error).collect(),

@@ -138,7 +138,7 @@ impl LateReplies {
                 replies.append(&mut late);
             }
         }
-        replies.sort_by(|a, b| a.t.total_cmp(&b.t));
+        crate::ordered::sort_by_f64_key(&mut replies, |query| query.t);
         replies
     }
 }
