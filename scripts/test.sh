@@ -135,6 +135,10 @@ if [ "${KUZET_SKIP_BINDINGS:-0}" != 1 ]; then
     KUZET_SKIP_GEN=1 scripts/test-bindings-swift.sh 2>&1 | tee -a "$BINDINGS_LOG"
 fi
 
+# The mobile library's size goal (issue 5): under 4,000,000 bytes stripped (BENCHMARKS.md).
+step "mobile library size (scripts/size.sh 4000000)"
+scripts/size.sh 4000000
+
 # One closing line for the whole run (cargo prints one per test binary, the last often a
 # doc-test binary with nothing in it).
 read -r passed failed < <(awk '/^test result:/ {

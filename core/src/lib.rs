@@ -11,6 +11,7 @@ pub mod failure;
 pub mod net;
 mod ordered;
 pub mod probe;
+pub mod random;
 pub mod report;
 pub mod store;
 pub mod testlists;

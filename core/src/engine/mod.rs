@@ -564,7 +564,7 @@ impl Engine {
         };
 
         let plan = RunPlan {
-            run_id: uuid::Uuid::new_v4().to_string(),
+            run_id: crate::random::uuid_v4().to_string(),
             suites,
             web_urls,
             web: WebConnectivityConfig {
@@ -801,7 +801,6 @@ impl Engine {
         request: &BackgroundRequest,
         summary: &BackgroundSummary,
     ) -> Result<Option<Vec<String>>, EngineError> {
-        use rand::seq::IndexedRandom;
         let config = &self.inner.config;
         let internet_up = match summary.connectivity {
             Some(status) => status == ConnectivityStatus::Ok,
@@ -821,9 +820,9 @@ impl Engine {
             tracing::info!("the monthly data budget is used up: no background tests");
             return Ok(None);
         }
-        let sample = config
-            .background_sample_urls
-            .choose_multiple(&mut rand::rng(), BACKGROUND_SAMPLE_SIZE)
+        let sample = crate::random::FastRng::from_entropy()
+            .sample(&config.background_sample_urls, BACKGROUND_SAMPLE_SIZE)
+            .into_iter()
             .cloned()
             .collect();
         Ok(Some(sample))

@@ -115,10 +115,11 @@ pub struct UrlGetterResult {
 
 /// Checks that `text` is an `http` or `https` URL with a host, and parses it.
 pub fn parse_target_url(text: &str) -> Result<Url> {
-    let url = Url::parse(text).map_err(|e| Error::InvalidUrl {
-        url: text.to_string(),
-        reason: e.to_string(),
-    })?;
+    let url =
+        Url::parse(&crate::net::idn::url_with_ascii_host(text)).map_err(|e| Error::InvalidUrl {
+            url: text.to_string(),
+            reason: e.to_string(),
+        })?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(Error::InvalidUrl {
             url: text.to_string(),

@@ -2,4 +2,5 @@
 
 pub mod connection;
 pub mod http_client;
+pub mod idn;
 pub mod trust;

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use crate::random::FastRng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -115,8 +114,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
 
 /// Draws the next sampling interval: exponential with mean [`MEAN_SAMPLE_INTERVAL`], clamped
 /// to [[`MIN_SAMPLE_INTERVAL`], [`MAX_SAMPLE_INTERVAL`]].
-pub fn next_interval(rng: &mut impl Rng) -> Duration {
-    let uniform: f64 = rng.random_range(f64::EPSILON..1.0);
+pub fn next_interval(rng: &mut FastRng) -> Duration {
+    let uniform = rng.next_f64().max(f64::EPSILON);
     let seconds = -uniform.ln() * MEAN_SAMPLE_INTERVAL.as_secs_f64();
     Duration::from_secs_f64(seconds).clamp(MIN_SAMPLE_INTERVAL, MAX_SAMPLE_INTERVAL)
 }
@@ -136,7 +135,7 @@ impl ThroughputSampler {
         let flow = flow.clone();
         let task = tokio::spawn(async move {
             let mut samples = Vec::new();
-            let mut rng = StdRng::from_rng(&mut rand::rng());
+            let mut rng = FastRng::from_entropy();
             loop {
                 let interval = next_interval(&mut rng);
                 let stopped = tokio::select! {
@@ -193,7 +192,7 @@ mod tests {
 
     #[test]
     fn intervals_stay_in_bounds_and_average_near_the_mean() {
-        let mut rng = rand::rng();
+        let mut rng = FastRng::from_entropy();
         let draws: Vec<Duration> = (0..20_000).map(|_| next_interval(&mut rng)).collect();
         assert!(draws
             .iter()

@@ -154,7 +154,7 @@ impl Measurement {
             annotations,
             data_format_version: DATA_FORMAT_VERSION.to_string(),
             extensions: BTreeMap::new(),
-            id: Some(uuid::Uuid::new_v4().to_string()),
+            id: Some(crate::random::uuid_v4().to_string()),
             input,
             measurement_start_time: format_ooni_time(measurement_start_time),
             probe_asn: network.probe_asn.clone(),

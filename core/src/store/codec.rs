@@ -1,39 +1,141 @@
-//! gzip for stored measurement bodies and upload bodies (flate2's pure-Rust backend: no C, a
-//! small footprint, and the encoding every collector must accept).
+//! gzip (RFC 1952) for stored measurement bodies and upload bodies, the encoding every collector
+//! must accept. The deflate streams are flate2's (pure-Rust backend); the gzip framing and its
+//! CRC-32 are written here with a 1 KB table, because flate2's own framing links crc32fast's
+//! 16 KB one into the mobile library.
 
 use std::io::{Read, Write};
 
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
 use flate2::Compression;
 
 /// The hard ceiling of a decompressed body, whatever the policy says: a corrupt or hostile
 /// stored body can never make the store allocate more.
 pub(crate) const MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
 
+/// gzip's magic bytes and the deflate method.
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 8];
+/// Header flags (RFC 1952 §2.3.1).
+const FHCRC: u8 = 0x02;
+const FEXTRA: u8 = 0x04;
+const FNAME: u8 = 0x08;
+const FCOMMENT: u8 = 0x10;
+/// Flags no conforming writer sets.
+const FRESERVED: u8 = 0xe0;
+
 /// Compresses `data` with gzip at the default level.
 pub(crate) fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        Compression::default(),
-    );
+    let mut out = Vec::with_capacity(data.len() / 4 + 64);
+    // No name, no time stamp, no extra flags; OS "unknown" (255), as flate2 wrote it.
+    out.extend_from_slice(&[
+        GZIP_MAGIC[0],
+        GZIP_MAGIC[1],
+        GZIP_MAGIC[2],
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        255,
+    ]);
+    let mut encoder = DeflateEncoder::new(out, Compression::default());
     encoder.write_all(data)?;
-    encoder.finish()
+    let mut out = encoder.finish()?;
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    Ok(out)
 }
 
-/// Decompresses gzip `data`, refusing output larger than `cap` bytes.
+/// Decompresses gzip `data` (its first member), refusing output larger than `cap` bytes and
+/// checking the CRC-32 and length in its trailer.
 pub(crate) fn gunzip(data: &[u8], cap: usize) -> Result<Vec<u8>, String> {
     let cap = cap.min(MAX_DECOMPRESSED);
+    let start = header_len(data).map_err(|reason| format!("gzip: {reason}"))?;
+    let body = data.get(start..).unwrap_or_default();
+    let mut decoder = DeflateDecoder::new(body);
     let mut out = Vec::new();
-    GzDecoder::new(data)
+    (&mut decoder)
         .take(cap as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("gzip: {e}"))?;
     if out.len() > cap {
         return Err(format!("larger than {cap} bytes once decompressed"));
     }
+    let consumed = usize::try_from(decoder.total_in()).unwrap_or(usize::MAX);
+    let trailer = body
+        .get(consumed..consumed.saturating_add(8))
+        .ok_or("gzip: the trailer is missing")?;
+    let (crc, size) = trailer.split_at(4);
+    if crc != crc32(&out).to_le_bytes() || size != (out.len() as u32).to_le_bytes() {
+        return Err("gzip: the checksum does not match (corrupt data)".to_string());
+    }
     Ok(out)
 }
+
+/// The length of the gzip header at the start of `data`.
+fn header_len(data: &[u8]) -> Result<usize, &'static str> {
+    let fixed = data.get(..10).ok_or("too short for a header")?;
+    if fixed[..3] != GZIP_MAGIC {
+        return Err("not gzip data");
+    }
+    let flags = fixed[3];
+    if flags & FRESERVED != 0 {
+        return Err("reserved header flags set");
+    }
+    let mut at = 10usize;
+    if flags & FEXTRA != 0 {
+        let length = data.get(at..at + 2).ok_or("truncated extra field")?;
+        at += 2 + usize::from(u16::from_le_bytes([length[0], length[1]]));
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let rest = data.get(at..).ok_or("truncated header")?;
+            let end = rest
+                .iter()
+                .position(|b| *b == 0)
+                .ok_or("unterminated header string")?;
+            at += end + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    if at > data.len() {
+        return Err("truncated header");
+    }
+    Ok(at)
+}
+
+/// CRC-32 (IEEE 802.3, reflected), as gzip uses it.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in data {
+        crc = CRC_TABLE[usize::from((crc as u8) ^ byte)] ^ (crc >> 8);
+    }
+    !crc
+}
+
+/// The byte-wise CRC-32 table, computed at compile time.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut n = 0;
+    while n < 256 {
+        let mut c = n as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[n] = c;
+        n += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -47,5 +149,59 @@ mod tests {
         assert_eq!(gunzip(&packed, data.len()).unwrap(), data);
         assert!(gunzip(&packed, data.len() - 1).is_err());
         assert!(gunzip(b"not gzip", 100).is_err());
+        assert_eq!(gunzip(&gzip(b"").unwrap(), 0).unwrap(), b"");
+    }
+
+    #[test]
+    fn crc32_has_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn interoperates_with_flate2s_gzip() {
+        let data = b"measurement body \x00\xff".repeat(500);
+        // Ours is read by flate2 (as a collector would read it)...
+        let mut theirs = Vec::new();
+        flate2::read::GzDecoder::new(&gzip(&data).unwrap()[..])
+            .read_to_end(&mut theirs)
+            .unwrap();
+        assert_eq!(theirs, data);
+        // ...and flate2's (bodies stored by earlier versions), with a name and a comment
+        // in the header, are read by ours.
+        let mut encoder = flate2::GzBuilder::new()
+            .filename("m.json")
+            .comment("kuzet")
+            .write(Vec::new(), Compression::best());
+        encoder.write_all(&data).unwrap();
+        let packed = encoder.finish().unwrap();
+        assert_eq!(gunzip(&packed, data.len()).unwrap(), data);
+    }
+
+    #[test]
+    fn damage_is_an_error_not_a_panic() {
+        let data = b"0123456789abcdef".repeat(64);
+        let packed = gzip(&data).unwrap();
+        // A flipped bit in the trailer's CRC, a cut trailer, a cut stream, a bad header.
+        let mut bad_crc = packed.clone();
+        let at = bad_crc.len() - 6;
+        bad_crc[at] ^= 1;
+        assert!(gunzip(&bad_crc, data.len()).is_err());
+        assert!(gunzip(&packed[..packed.len() - 3], data.len()).is_err());
+        assert!(gunzip(&packed[..packed.len() / 2], data.len()).is_err());
+        let mut bad_flags = packed.clone();
+        bad_flags[3] = 0xff;
+        assert!(gunzip(&bad_flags, data.len()).is_err());
+        for cut in 0..12 {
+            assert!(gunzip(&packed[..cut], data.len()).is_err());
+        }
+        // Every single-byte corruption ends in Ok (same data) or an error, never a panic.
+        for index in 0..packed.len() {
+            let mut damaged = packed.clone();
+            damaged[index] ^= 0x55;
+            if let Ok(out) = gunzip(&damaged, data.len()) {
+                assert_eq!(out, data);
+            }
+        }
     }
 }

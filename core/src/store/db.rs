@@ -414,7 +414,7 @@ fn configure(conn: &Connection, writable: bool) -> rusqlite::Result<()> {
 fn create_atomically(dir: &Path, path: &Path) -> StoreResult<()> {
     let temporary = dir.join(format!(
         "{DATABASE_FILE_NAME}.new-{}",
-        uuid::Uuid::new_v4().simple()
+        crate::random::uuid_v4().simple()
     ));
     let result = (|| -> StoreResult<()> {
         let mut conn = Connection::open_with_flags(

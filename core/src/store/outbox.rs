@@ -264,7 +264,7 @@ impl Store {
                 check_measurement_id(id)?;
                 id.to_string()
             }
-            _ => uuid::Uuid::new_v4().to_string(),
+            _ => crate::random::uuid_v4().to_string(),
         };
         scrubbed.id = Some(id.clone());
         // Stored measurements belong to no report yet.

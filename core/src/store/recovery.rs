@@ -96,7 +96,7 @@ fn aside_name(dir: &Path) -> PathBuf {
         now.minute(),
         now.second()
     );
-    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let tag = crate::random::uuid_v4().simple().to_string();
     dir.join(format!(
         "{DATABASE_FILE_NAME}.damaged-{stamp}-{}",
         &tag[..8]

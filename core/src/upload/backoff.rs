@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use crate::random::FastRng;
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
@@ -14,7 +14,7 @@ pub fn backoff_delay(
     base: Duration,
     max: Duration,
     jitter: f64,
-    rng: &mut impl Rng,
+    rng: &mut FastRng,
 ) -> Duration {
     if failures == 0 || base.is_zero() {
         return Duration::ZERO;
@@ -29,7 +29,7 @@ pub fn backoff_delay(
     } else {
         0.0
     };
-    let factor = 1.0 - jitter * rng.random::<f64>();
+    let factor = 1.0 - jitter * rng.next_f64();
     full.mul_f64(factor)
 }
 
@@ -53,12 +53,10 @@ pub fn parse_retry_after(value: &str, now: OffsetDateTime, max: Duration) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::StdRng;
-    use rand::SeedableRng;
 
     #[test]
     fn doubles_up_to_the_maximum() {
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = FastRng::seed(1);
         let base = Duration::from_secs(10);
         let max = Duration::from_secs(100);
         let delays: Vec<Duration> = (0..8)
@@ -73,7 +71,7 @@ mod tests {
 
     #[test]
     fn jitter_stays_within_its_fraction() {
-        let mut rng = StdRng::seed_from_u64(2);
+        let mut rng = FastRng::seed(2);
         let base = Duration::from_secs(8);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..1000 {

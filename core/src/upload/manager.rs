@@ -41,8 +41,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
+use crate::random::FastRng;
 use serde::Serialize;
 use url::Url;
 
@@ -105,7 +104,7 @@ struct State {
     limiter: RateLimiter,
     waits_in_a_row: u32,
     window_failures: u32,
-    rng: StdRng,
+    rng: FastRng,
     stats: UploadStats,
 }
 
@@ -185,7 +184,7 @@ impl UploadManager {
             limiter: RateLimiter::new(policy.max_requests_per_interval, policy.rate_interval),
             waits_in_a_row: 0,
             window_failures: 0,
-            rng: StdRng::from_os_rng(),
+            rng: FastRng::from_entropy(),
             stats: UploadStats::default(),
         };
         // No pause can legitimately end later than the longest backoff or Retry-After from

@@ -162,7 +162,10 @@ pub struct ValidRequest {
 /// Validates a request body.
 pub fn validate(body: &[u8]) -> Result<ValidRequest, ThError> {
     let request: ThRequest = serde_json::from_slice(body)?;
-    let url = Url::parse(&request.http_request).map_err(|_| ThError::BadUrl)?;
+    let url = Url::parse(&kuzet_core::net::idn::url_with_ascii_host(
+        &request.http_request,
+    ))
+    .map_err(|_| ThError::BadUrl)?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ThError::BadUrl);
     }

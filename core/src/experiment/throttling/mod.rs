@@ -31,7 +31,6 @@ pub mod trial;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rand::Rng;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -60,7 +59,7 @@ pub const CONTROL_PARENT: &str = "kuzet-control.invalid";
 
 /// A fresh control SNI: `<12 random hex digits>.kuzet-control.invalid`.
 pub fn random_control_sni() -> String {
-    let label: u64 = rand::rng().random();
+    let label = crate::random::random_u64();
     format!("c{:012x}.{CONTROL_PARENT}", label & 0xffff_ffff_ffff)
 }
 

@@ -60,7 +60,8 @@ impl PassiveTarget {
             None => (url, baseline),
         };
         for candidate in [url, baseline] {
-            let parsed = Url::parse(candidate).map_err(|e| format!("{candidate:?}: {e}"))?;
+            let parsed = Url::parse(&crate::net::idn::url_with_ascii_host(candidate))
+                .map_err(|e| format!("{candidate:?}: {e}"))?;
             if parsed.scheme() != "https" || parsed.host_str().is_none_or(str::is_empty) {
                 return Err(format!("{candidate:?} is not an https URL with a host"));
             }

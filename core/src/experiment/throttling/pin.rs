@@ -12,7 +12,6 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 
 use crate::net::trust::crypto_provider;
 
@@ -36,7 +35,10 @@ pub struct PinParseError {
 impl SpkiPin {
     /// The pin of a DER SubjectPublicKeyInfo.
     pub fn of_spki(spki_der: &[u8]) -> SpkiPin {
-        SpkiPin(Sha256::digest(spki_der).into())
+        let digest = ring::digest::digest(&ring::digest::SHA256, spki_der);
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(digest.as_ref());
+        SpkiPin(bytes)
     }
 
     /// The pin of a certificate's public key, or `None` when the certificate cannot be parsed.

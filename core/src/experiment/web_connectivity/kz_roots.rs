@@ -15,8 +15,6 @@
 //! sent by the interceptor, so the names of the intermediates and of the leaf's issuer matter
 //! most; the fingerprints catch a root or intermediate that is presented.
 
-use sha2::{Digest, Sha256};
-
 use super::x509::{certificate_names, DistinguishedName};
 
 /// SHA-256 of the DER certificates Chromium blocks as "Qaznet Trust Network".
@@ -60,7 +58,9 @@ pub fn inspect_chain(chain: &[Vec<u8>]) -> ChainInspection {
     let mut sha256 = Vec::with_capacity(chain.len());
     for der in chain {
         known |= is_known_kz_certificate(der);
-        sha256.push(hex(&Sha256::digest(der)));
+        sha256.push(hex(
+            ring::digest::digest(&ring::digest::SHA256, der).as_ref()
+        ));
         if let Some(names) = certificate_names(der) {
             known |=
                 is_kz_interception_name(&names.issuer) || is_kz_interception_name(&names.subject);
@@ -76,7 +76,7 @@ pub fn inspect_chain(chain: &[Vec<u8>]) -> ChainInspection {
 
 /// True when the certificate's SHA-256 is a Qaznet one or its SHA-1 an ISCA root's.
 pub fn is_known_kz_certificate(der: &[u8]) -> bool {
-    let sha256 = hex(&Sha256::digest(der));
+    let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref());
     if QAZNET_CERT_SHA256.contains(&sha256.as_str()) {
         return true;
     }

@@ -36,7 +36,7 @@ pub(super) async fn query(
     let mut query = new_query(flow, &transport, domain, type_name(record_type), t0);
     let mut addresses = Vec::new();
     let prepared = Question::new(domain, record_type).map(|question| {
-        let id: u16 = rand::random();
+        let id = crate::random::random_u16();
         let wire = question.encode(id);
         (question, id, wire)
     });

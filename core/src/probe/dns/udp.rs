@@ -46,7 +46,7 @@ pub(super) async fn query(
     let mut addresses = Vec::new();
 
     let prepared = Question::new(domain, record_type).map(|question| {
-        let id: u16 = rand::random();
+        let id = crate::random::random_u16();
         let wire = question.encode(id);
         (question, id, wire)
     });
