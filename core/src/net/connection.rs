@@ -17,6 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::failure::Failure;
+
 /// A byte stream HTTP can run over: plain TCP or TLS.
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 
@@ -42,6 +44,28 @@ pub type BoxedStream = Box<dyn ByteStream>;
 
 /// The body of every request Kuzet sends (empty for `GET`).
 pub type RequestBody = Full<Bytes>;
+
+/// Maps a hyper error to OONI's vocabulary, by the socket or TLS error inside it when there is
+/// one.
+pub(crate) fn hyper_failure(error: &hyper::Error) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return Failure::from_io(io);
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return Failure::from_tls(tls);
+        }
+        source = inner.source();
+    }
+    if error.is_incomplete_message() {
+        return Failure::Eof;
+    }
+    if error.is_timeout() {
+        return Failure::GenericTimeout;
+    }
+    Failure::Unknown(error.to_string())
+}
 
 /// The sending half of an HTTP connection whose driver runs on the runtime.
 #[derive(Debug)]

@@ -26,7 +26,7 @@ use url::{Host, Url};
 
 use crate::error::{Error, Result};
 use crate::failure::Failure;
-use crate::net::connection::{BoxedStream, HttpSender, RequestBody, HTTP_ALPN};
+use crate::net::connection::{hyper_failure, BoxedStream, HttpSender, RequestBody, HTTP_ALPN};
 use crate::net::trust::TrustAnchors;
 
 /// The `User-Agent` of every service request: `kuzet/<version>`.
@@ -78,27 +78,6 @@ impl ServiceError {
             ServiceError::Timeout(_) => Failure::GenericTimeout,
         }
     }
-}
-
-/// Maps a hyper error by the socket or TLS error inside it.
-fn hyper_failure(error: &hyper::Error) -> Failure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(inner) = source {
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            return Failure::from_io(io);
-        }
-        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-            return Failure::from_tls(tls);
-        }
-        source = inner.source();
-    }
-    if error.is_incomplete_message() {
-        return Failure::Eof;
-    }
-    if error.is_timeout() {
-        return Failure::GenericTimeout;
-    }
-    Failure::Unknown(error.to_string())
 }
 
 /// A service's answer.

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use url::Url;
 
 use crate::failure::Failure;
-use crate::net::connection::{BoxedStream, HttpSender, RequestBody};
+use crate::net::connection::{hyper_failure, BoxedStream, HttpSender, RequestBody};
 use crate::probe::flow::Flow;
 use crate::report::observations::{HttpBody, HttpRequest, HttpResponse, HttpTransaction, TorInfo};
 
@@ -178,11 +178,11 @@ async fn exchange(
 
     let mut sender = HttpSender::handshake(stream, http2, MAX_RESPONSE_HEAD_BYTES)
         .await
-        .map_err(|e| map_hyper_error(&e))?;
+        .map_err(|e| hyper_failure(&e))?;
     let response = sender
         .send(request)
         .await
-        .map_err(|(e, _)| map_hyper_error(&e))?;
+        .map_err(|(e, _)| hyper_failure(&e))?;
 
     let status = response.status().as_u16();
     let head = response
@@ -199,7 +199,7 @@ async fn exchange(
 
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| map_hyper_error(&e))?;
+        let frame = frame.map_err(|e| hyper_failure(&e))?;
         if let Ok(data) = frame.into_data() {
             let room = spec.body_cap.saturating_sub(state.body.len());
             if data.len() > room {
@@ -220,24 +220,6 @@ fn invalid_url(error: impl std::fmt::Display) -> Failure {
 
 fn invalid_header(error: impl std::fmt::Display) -> Failure {
     Failure::Unknown(format!("invalid request header: {error}"))
-}
-
-/// Maps a hyper error to OONI's vocabulary, using the socket error inside when there is one.
-fn map_hyper_error(error: &hyper::Error) -> Failure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(inner) = source {
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            return Failure::from_io(io);
-        }
-        source = inner.source();
-    }
-    if error.is_incomplete_message() {
-        return Failure::Eof;
-    }
-    if error.is_timeout() {
-        return Failure::GenericTimeout;
-    }
-    Failure::Unknown(error.to_string())
 }
 
 /// `host[:port]` with the port only when it is not the scheme's default.
