@@ -5,9 +5,10 @@
 # Before them, the Android app's support code (android/kuzet/.../support) is checked by
 # bindings/tests/kotlin/SupportTests.kt, which prints a "kotlin:" line of its own.
 # The tests start the real test helper (`kuzet-server --th --th-allow-private` on loopback),
-# built here for the debug profile and passed to them as KUZET_SERVER_BIN.
+# built here for the debug profile (unless given) and passed to them as KUZET_SERVER_BIN.
 #
 # Environment:
+#   KUZET_SERVER_BIN   a kuzet-server executable to use instead of building one
 #   KUZET_SKIP_GEN=1   use the bindings already in target/bindings-test (generated with
 #                      KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh target/bindings-test)
 #   and as scripts/setup-kotlin.sh (KUZET_CACHE_DIR).
@@ -25,10 +26,14 @@ if [ "${KUZET_SKIP_GEN:-0}" != 1 ]; then
     KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh "$OUT"
 fi
 
-echo "test-bindings-kotlin: building kuzet-server (the test helper the tests start)" >&2
-cargo build --quiet -p kuzet-server --bin kuzet-server
-export KUZET_SERVER_BIN="$PWD/${CARGO_TARGET_DIR:-target}/debug/kuzet-server"
-case "${CARGO_TARGET_DIR:-}" in /*) KUZET_SERVER_BIN="$CARGO_TARGET_DIR/debug/kuzet-server" ;; esac
+# The test helper the tests start: $KUZET_SERVER_BIN when given (scripts/test.sh passes the
+# one it built), else built here.
+if [ -z "${KUZET_SERVER_BIN:-}" ]; then
+    echo "test-bindings-kotlin: building kuzet-server (the test helper the tests start)" >&2
+    cargo build --quiet -p kuzet-server --bin kuzet-server
+    export KUZET_SERVER_BIN="$PWD/${CARGO_TARGET_DIR:-target}/debug/kuzet-server"
+    case "${CARGO_TARGET_DIR:-}" in /*) KUZET_SERVER_BIN="$CARGO_TARGET_DIR/debug/kuzet-server" ;; esac
+fi
 
 echo "test-bindings-kotlin: compiling with -Werror" >&2
 mkdir -p "$OUT/kotlin-build"

@@ -7,13 +7,14 @@
 # After them, the iOS app's support code (ios/Sources/KuzetSupport) is compiled as module
 # KuzetSupport and checked by ios/Tests/KuzetSupportChecks, with a "swift:" line of its own.
 # The tests start the real test helper (`kuzet-server --th --th-allow-private` on loopback): it
-# is built here for the debug profile, copied into the chroot (a host-built binary runs there)
+# is built here for the debug profile (unless given), copied into the chroot (a host-built binary runs there)
 # and passed to them as KUZET_SERVER_BIN.
 #
 # /proc is mounted in the chroot only while the tests compile and run, and unmounted on every
 # exit path (success, failure, interrupt). Runs are serialised with a lock on the chroot.
 #
 # Environment:
+#   KUZET_SERVER_BIN   a kuzet-server executable to use instead of building one
 #   KUZET_SKIP_GEN=1   use the bindings already in target/bindings-test (generated with
 #                      KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh target/bindings-test)
 #   and as scripts/setup-swift.sh (KUZET_SWIFT_CHROOT, KUZET_DEBIAN_MIRROR).
@@ -28,9 +29,15 @@ if [ "${KUZET_SKIP_GEN:-0}" != 1 ]; then
     KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh "$OUT"
 fi
 
-echo "test-bindings-swift: building kuzet-server (the test helper the tests start)" >&2
-cargo build --quiet -p kuzet-server --bin kuzet-server
-SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/kuzet-server"
+# The test helper the tests start: $KUZET_SERVER_BIN when given (scripts/test.sh passes the
+# one it built), else built here.
+if [ -n "${KUZET_SERVER_BIN:-}" ]; then
+    SERVER_BIN="$KUZET_SERVER_BIN"
+else
+    echo "test-bindings-swift: building kuzet-server (the test helper the tests start)" >&2
+    cargo build --quiet -p kuzet-server --bin kuzet-server
+    SERVER_BIN="${CARGO_TARGET_DIR:-target}/debug/kuzet-server"
+fi
 
 exec 9>"$ROOT/.kuzet-test.lock"
 flock 9

@@ -101,6 +101,11 @@ if [ "${KUZET_SKIP_SETUP:-0}" != 1 ]; then
     cargo --version
 fi
 
+# Disk: CI machines have little of it, and a full debug build of this workspace with
+# incremental caches was over 12 GB. Incremental caches only help an edit-build loop, never a
+# one-shot run. (Cargo.toml keeps only line tables in dev builds.)
+export CARGO_INCREMENTAL=0
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
@@ -116,6 +121,21 @@ export KUZET_REQUIRE_MOUNTS=1
 step "cargo test --workspace"
 TEST_LOG="$(mktemp -t kuzet-tests.XXXXXX.log)"
 trap 'rm -f "$LOG" "$TEST_LOG"' EXIT
+# Build every test and the workspace's executables in one build first, then hand those
+# executables to the end-to-end tests. Otherwise each would run `cargo build -p <package>`,
+# which resolves other features and compiles kuzet-core and its dependencies again per package.
+cargo test --workspace --no-run
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$PWD/$TARGET_DIR" ;; esac
+for bin in kuzet kuzet-server kuzet-lab-node; do
+    if [ ! -x "$TARGET_DIR/debug/$bin" ]; then
+        echo "cargo test --workspace --no-run did not build $TARGET_DIR/debug/$bin" >&2
+        exit 1
+    fi
+done
+export KUZET_BIN="$TARGET_DIR/debug/kuzet"
+export KUZET_SERVER_BIN="$TARGET_DIR/debug/kuzet-server"
+export KUZET_LAB_NODE="$TARGET_DIR/debug/kuzet-lab-node"
 cargo test --workspace 2>&1 | tee "$TEST_LOG"
 
 step "kuzet-core without default features (HTTP/1.1 only, as in the mobile library)"
