@@ -110,6 +110,39 @@ async fn a_name_that_freezes_is_stalled() {
     assert!(started.elapsed() < Duration::from_secs(4 * 3 + 10));
 }
 
+/// A censor dropping every packet past a byte count cuts a TLS record: its first bytes arrive
+/// (here 300 ms after the last whole record) but are never returned as plaintext. The stall is
+/// measured from those bytes, so every trial is a stall, not a slow transfer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_that_cuts_a_tls_record_is_stalled() {
+    let fixture = ThroughputFixture::start(
+        Rules::new()
+            .otherwise(FAST)
+            .sni(TARGET, Behaviour::StallMidRecord { bytes: 20_000 }),
+    )
+    .await;
+    let mut config = config(&fixture, &[TARGET]);
+    config.trial_timeout = Duration::from_secs(3);
+    let report = run(&config).await.unwrap();
+    let result = &report.results[0];
+    match result.verdict {
+        ThrottlingVerdict::Stalled { after_bytes } => {
+            assert!((20_000..40_000).contains(&after_bytes), "{after_bytes}")
+        }
+        ref other => panic!("{other:?}"),
+    }
+    let trials = result.measurement.test_keys["x_trials"]
+        .as_array()
+        .expect("x_trials")
+        .iter()
+        .filter(|t| t["arm"] == "target")
+        .collect::<Vec<_>>();
+    assert!(!trials.is_empty());
+    for trial in trials {
+        assert_eq!(trial["stalled"], true, "{trial}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_handshake_is_blocked_not_throttled() {
     let fixture = ThroughputFixture::start(

@@ -118,8 +118,16 @@ fn mismatch(truth: &ThrottlingTruth, m: &Value) -> Option<String> {
     let keys = &m["test_keys"];
     let x = &keys["x_throttling"];
     let summary = format!(
-        "verdict {} (target {} kbit/s, control {} kbit/s, median ratio {}, {} bytes)",
-        x["verdict"], x["target_kbps"], x["control_kbps"], x["median_ratio"], x["bytes_used"]
+        "verdict {} (target {} kbit/s, control {} kbit/s, median ratio {}, {} bytes, {} pairs, \
+         why {}; trials: {})",
+        x["verdict"],
+        x["target_kbps"],
+        x["control_kbps"],
+        x["median_ratio"],
+        x["bytes_used"],
+        x["pairs"],
+        x["why"],
+        trials_of(keys)
     );
     if m["test_name"] != "kuzet_throttling" {
         return Some(format!(
@@ -157,6 +165,34 @@ fn mismatch(truth: &ThrottlingTruth, m: &Value) -> Option<String> {
         ));
     }
     None
+}
+
+/// The measurement's trials in one line (for failure messages): arm, failure or completion,
+/// rate.
+fn trials_of(keys: &Value) -> String {
+    let trials: Vec<String> = keys["x_trials"]
+        .as_array()
+        .map(|trials| {
+            trials
+                .iter()
+                .map(|t| {
+                    let outcome = match t["failure"].as_str() {
+                        Some(failure) => failure.to_string(),
+                        None if t["stalled"] == true => "stalled".to_string(),
+                        None if t["completed"] == true => "completed".to_string(),
+                        None => "incomplete".to_string(),
+                    };
+                    format!(
+                        "{} {outcome} {} kbit/s {} B",
+                        t["arm"].as_str().unwrap_or("?"),
+                        t["rate_kbps"],
+                        t["bytes_received"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    trials.join("; ")
 }
 
 /// Runs every target of `scenario` and checks each verdict against the ground truth.

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::random::FastRng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -27,9 +27,31 @@ pub const MAX_SAMPLE_INTERVAL: Duration = Duration::from_millis(650);
 /// The most samples kept per transfer (about 17 minutes at the mean interval), bounding memory.
 pub const MAX_SAMPLES: usize = 4096;
 
-/// A shared counter of bytes received.
-#[derive(Debug, Clone, Default)]
-pub struct ByteCounter(Arc<AtomicU64>);
+/// A shared counter of bytes received, and when the count last grew.
+///
+/// The time of the last growth is what a stall is measured from: under TLS, the bytes of a
+/// record cut off by a censor arrive, and are counted, without any read of the decrypted stream
+/// returning them.
+#[derive(Debug, Clone)]
+pub struct ByteCounter(Arc<CounterState>);
+
+#[derive(Debug)]
+struct CounterState {
+    bytes: AtomicU64,
+    /// Nanoseconds from `zero` to the last growth, plus one (0: never grew).
+    grew_at_nanos: AtomicU64,
+    zero: Instant,
+}
+
+impl Default for ByteCounter {
+    fn default() -> Self {
+        ByteCounter(Arc::new(CounterState {
+            bytes: AtomicU64::new(0),
+            grew_at_nanos: AtomicU64::new(0),
+            zero: Instant::now(),
+        }))
+    }
+}
 
 impl ByteCounter {
     /// A counter at zero.
@@ -39,11 +61,24 @@ impl ByteCounter {
 
     /// Bytes counted so far.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.bytes.load(Ordering::Relaxed)
+    }
+
+    /// When the count last grew (`None` before the first byte).
+    pub fn last_growth(&self) -> Option<Instant> {
+        match self.0.grew_at_nanos.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(self.0.zero + Duration::from_nanos(nanos - 1)),
+        }
     }
 
     fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        if n == 0 {
+            return;
+        }
+        let nanos = u64::try_from(self.0.zero.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.0.grew_at_nanos.store(nanos + 1, Ordering::Relaxed);
+        self.0.bytes.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -200,5 +235,29 @@ mod tests {
         let mean = draws.iter().map(Duration::as_secs_f64).sum::<f64>() / draws.len() as f64;
         // Clamping pulls the mean of Exp(250 ms) to about 0.235 s.
         assert!((0.20..0.27).contains(&mean), "mean interval {mean}");
+    }
+
+    #[tokio::test]
+    async fn the_counter_knows_when_it_last_grew() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut near, far) = tokio::io::duplex(64);
+        let counter = ByteCounter::new();
+        let mut counted = CountingStream::new(far, counter.clone());
+        assert_eq!(counter.last_growth(), None);
+
+        near.write_all(b"hello").await.unwrap();
+        let before = Instant::now();
+        let mut buf = [0u8; 16];
+        assert_eq!(counted.read(&mut buf).await.unwrap(), 5);
+        let grew = counter.last_growth().expect("grew");
+        assert!(grew >= before && grew <= Instant::now(), "{grew:?}");
+        assert_eq!(counter.get(), 5);
+
+        // End of stream: a read of nothing is no growth.
+        drop(near);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(counted.read(&mut buf).await.unwrap(), 0);
+        assert_eq!(counter.last_growth(), Some(grew));
+        assert_eq!(counter.get(), 5);
     }
 }

@@ -221,7 +221,10 @@ pub(crate) fn blocked_or_intercepted(
 }
 
 /// The verdict when the decision asks for more pairs than the budget allows: suspected when
-/// the target was clearly slower, else inconclusive.
+/// the target's median rate was at most the suspicious ratio of the control's, else not
+/// throttled. A median above that ratio is above what a throttled or suspected verdict needs;
+/// the pairs not run would only have checked that it stays there (the evidence records that the
+/// budget stopped them).
 pub(crate) fn undecided(
     pairs: &[(TrialMetrics, TrialMetrics)],
     rules: &DecisionRules,
@@ -235,13 +238,7 @@ pub(crate) fn undecided(
         Some(median_ratio) if median_ratio <= rules.suspicious_ratio => {
             ThrottlingVerdict::Suspected { median_ratio }
         }
-        Some(median_ratio) => ThrottlingVerdict::Inconclusive {
-            why: format!(
-                "ambiguous after {} pairs (median ratio {median_ratio:.2}) and the data budget \
-                 allows no more",
-                pairs.len()
-            ),
-        },
+        Some(median_ratio) => ThrottlingVerdict::NotThrottled { median_ratio },
         None => ThrottlingVerdict::Inconclusive {
             why: "no pair had a rate on both sides".to_string(),
         },
@@ -251,6 +248,52 @@ pub(crate) fn undecided(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pair(target_bps: f64, control_bps: f64) -> (TrialMetrics, TrialMetrics) {
+        let metrics = |rate: f64| TrialMetrics {
+            rate_bps: Some(rate),
+            average_bps: rate,
+            first_byte_seconds: Some(0.01),
+            longest_gap_seconds: 0.0,
+            stalled: false,
+            bytes: 300_000,
+            completed: true,
+            failed: false,
+        };
+        (metrics(target_bps), metrics(control_bps))
+    }
+
+    #[test]
+    fn a_budget_stopped_target_gets_the_verdict_its_median_supports() {
+        let rules = DecisionRules::default();
+        // Slightly but consistently slower (every pair negative): the first round escalates,
+        // and without budget for it the 0.95 median is not throttling.
+        let close = [
+            pair(17.2e6, 18.0e6),
+            pair(16.4e6, 17.2e6),
+            pair(14.5e6, 17.5e6),
+        ];
+        assert!(matches!(decide(&close, &rules), Decision::MorePairs(_)));
+        match undecided(&close, &rules) {
+            ThrottlingVerdict::NotThrottled { median_ratio } => {
+                assert!((0.94..0.96).contains(&median_ratio), "{median_ratio}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Clearly slower, but not decisively: suspected.
+        let slow = [pair(6e6, 10e6), pair(5e6, 10e6), pair(7e6, 10e6)];
+        assert!(matches!(
+            undecided(&slow, &rules),
+            ThrottlingVerdict::Suspected { .. }
+        ));
+        // No rate on the target's side (its fetch failed): nothing to say.
+        let mut none = pair(1e6, 1e6);
+        none.0.failed = true;
+        assert!(matches!(
+            undecided(&[none], &rules),
+            ThrottlingVerdict::Inconclusive { .. }
+        ));
+    }
 
     #[test]
     fn pairs_follow_abba() {

@@ -300,7 +300,6 @@ async fn run_trial_inner(clock: &MeasurementClock, spec: &TrialSpec) -> TrialRec
     let base = counter.get();
     let deadline = tokio::time::Instant::now() + spec.transfer_timeout;
     let mut exact = Vec::new();
-    let mut last_read = None;
     let outcome = match tls.write_all(request.as_bytes()).await {
         Ok(()) => {
             read_response(
@@ -313,7 +312,6 @@ async fn run_trial_inner(clock: &MeasurementClock, spec: &TrialSpec) -> TrialRec
                     base,
                     request_at,
                     samples: &mut exact,
-                    last: &mut last_read,
                 },
             )
             .await
@@ -323,6 +321,16 @@ async fn run_trial_inner(clock: &MeasurementClock, spec: &TrialSpec) -> TrialRec
     let events = sampler.stop().await;
     let end_t = flow.clock.now() - request_at;
     let end_bytes = counter.get().saturating_sub(base);
+    // The last byte's arrival, kept as one sample so a stall's gap is measured from it, not
+    // from the periodic sample that first saw it.
+    let last_read = counter
+        .last_growth()
+        .map(|grew| flow.clock.seconds_at(grew) - request_at)
+        .filter(|t| *t >= 0.0)
+        .map(|t| TrialSample {
+            t,
+            bytes: end_bytes,
+        });
     drop(tls);
 
     let (body_bytes, completed, failure) = match outcome {
@@ -400,21 +408,11 @@ struct ReadProgress<'a> {
     base: u64,
     request_at: f64,
     samples: &'a mut Vec<TrialSample>,
-    last: &'a mut Option<TrialSample>,
 }
 
 impl ReadProgress<'_> {
     fn mark(&mut self) {
         self.samples.push(TrialSample {
-            t: self.clock.now() - self.request_at,
-            bytes: self.counter.get().saturating_sub(self.base),
-        });
-    }
-
-    /// Remembers this read as the latest progress (kept as one sample when reading ends, so a
-    /// stall's gap is measured from the last byte, not from the last periodic sample).
-    fn last_read(&mut self) {
-        *self.last = Some(TrialSample {
             t: self.clock.now() - self.request_at,
             bytes: self.counter.get().saturating_sub(self.base),
         });
@@ -439,7 +437,9 @@ async fn read_response<S: AsyncRead + Unpin>(
     let mut first_byte = false;
     let mut warm = false;
     loop {
-        // Wait at most until the deadline, and at most one stall gap once a first kilobyte came.
+        // Wait at most until the deadline and, once a first kilobyte came, until one stall gap
+        // has passed since the connection last received a byte. That is counted below TLS: the
+        // start of a record a censor cut off is progress no read of the plaintext returns.
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return Ok(ReadEnd {
@@ -449,7 +449,18 @@ async fn read_response<S: AsyncRead + Unpin>(
         }
         let mut wait = deadline - now;
         if progress.received() >= STALL_MIN_BYTES {
-            wait = wait.min(spec.stall_gap);
+            let quiet_until = progress
+                .counter
+                .last_growth()
+                .map_or(now, tokio::time::Instant::from_std)
+                + spec.stall_gap;
+            if quiet_until <= now {
+                return Ok(ReadEnd {
+                    body_bytes,
+                    reason: EndReason::Stall,
+                });
+            }
+            wait = wait.min(quiet_until - now);
         }
         let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
             Ok(Ok(n)) => n,
@@ -462,18 +473,9 @@ async fn read_response<S: AsyncRead + Unpin>(
                 });
             }
             Ok(Err(error)) => return Err(Failure::from_io(&error)),
-            Err(_) if tokio::time::Instant::now() >= deadline => {
-                return Ok(ReadEnd {
-                    body_bytes,
-                    reason: EndReason::TimeCap,
-                })
-            }
-            Err(_) => {
-                return Ok(ReadEnd {
-                    body_bytes,
-                    reason: EndReason::Stall,
-                })
-            }
+            // The deadline or the stall gap passed, unless bytes came below TLS meanwhile: the
+            // top of the loop tells which. (Reading is cancel-safe: nothing is lost.)
+            Err(_) => continue,
         };
         if n == 0 {
             if !head_done {
@@ -488,7 +490,6 @@ async fn read_response<S: AsyncRead + Unpin>(
             first_byte = true;
             progress.mark();
         }
-        progress.last_read();
         let mut chunk = &buf[..n];
         if !head_done {
             head.extend_from_slice(chunk);
