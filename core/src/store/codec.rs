@@ -1,7 +1,7 @@
 //! gzip (RFC 1952) for stored measurement bodies and upload bodies, the encoding every collector
 //! must accept. The deflate streams are flate2's (pure-Rust backend); the gzip framing and its
-//! CRC-32 are written here with a 1 KB table, because flate2's own framing links crc32fast's
-//! 16 KB one into the mobile library.
+//! CRC-32 are written here, with tables computed at run time, because flate2's own framing links
+//! crc32fast's 16 KB of tables into the mobile library.
 
 use std::io::{Read, Write};
 
@@ -107,35 +107,56 @@ fn header_len(data: &[u8]) -> Result<usize, &'static str> {
     Ok(at)
 }
 
-/// CRC-32 (IEEE 802.3, reflected), as gzip uses it.
+/// CRC-32 (IEEE 802.3, reflected), as gzip uses it: eight bytes per step ("slicing by 8").
 fn crc32(data: &[u8]) -> u32 {
+    let [t0, t1, t2, t3, t4, t5, t6, t7] = crc_tables();
     let mut crc = !0u32;
-    for byte in data {
-        crc = CRC_TABLE[usize::from((crc as u8) ^ byte)] ^ (crc >> 8);
+    let mut words = data.chunks_exact(8);
+    for word in &mut words {
+        let low = crc ^ u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        let high = u32::from_le_bytes([word[4], word[5], word[6], word[7]]);
+        crc = t7[(low & 0xff) as usize]
+            ^ t6[(low >> 8 & 0xff) as usize]
+            ^ t5[(low >> 16 & 0xff) as usize]
+            ^ t4[(low >> 24) as usize]
+            ^ t3[(high & 0xff) as usize]
+            ^ t2[(high >> 8 & 0xff) as usize]
+            ^ t1[(high >> 16 & 0xff) as usize]
+            ^ t0[(high >> 24) as usize];
+    }
+    for byte in words.remainder() {
+        crc = t0[usize::from((crc as u8) ^ byte)] ^ (crc >> 8);
     }
     !crc
 }
 
-/// The byte-wise CRC-32 table, computed at compile time.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut n = 0;
-    while n < 256 {
-        let mut c = n as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
+/// The eight CRC-32 tables: `[0]` is the byte-wise table, `[k]` advances `[k - 1]` by one
+/// more zero byte. Built on first use, on the heap: as constants or in a static they would add
+/// their 8 KB to the library file.
+fn crc_tables() -> &'static [[u32; 256]; 8] {
+    static TABLES: std::sync::OnceLock<Box<[[u32; 256]; 8]>> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut tables = Box::new([[0u32; 256]; 8]);
+        for n in 0..256u32 {
+            let mut c = n;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            tables[0][n as usize] = c;
         }
-        table[n] = c;
-        n += 1;
-    }
-    table
-};
+        for k in 1..8 {
+            for n in 0..256 {
+                let previous = tables[k - 1][n];
+                tables[k][n] = (previous >> 8) ^ tables[0][(previous & 0xff) as usize];
+            }
+        }
+        tables
+    })
+}
 
 #[cfg(test)]
 mod tests {
@@ -156,6 +177,39 @@ mod tests {
     fn crc32_has_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
         assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn crc32_agrees_with_the_bitwise_definition_at_every_length_and_offset() {
+        fn bitwise(data: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for byte in data {
+                crc ^= u32::from(*byte);
+                for _ in 0..8 {
+                    crc = if crc & 1 != 0 {
+                        0xedb8_8320 ^ (crc >> 1)
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let data: Vec<u8> = (0..300)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        for start in 0..8 {
+            for end in start..data.len() {
+                let slice = &data[start..end];
+                assert_eq!(crc32(slice), bitwise(slice), "bytes {start}..{end}");
+            }
+        }
     }
 
     #[test]
