@@ -7,8 +7,8 @@
 # After them, the iOS app's support code (ios/Sources/KuzetSupport) is compiled as module
 # KuzetSupport and checked by ios/Tests/KuzetSupportChecks, with a "swift:" line of its own.
 # The tests start the real test helper (`kuzet-server --th --th-allow-private` on loopback): it
-# is built here for the debug profile (unless given), copied into the chroot (a host-built binary runs there)
-# and passed to them as KUZET_SERVER_BIN.
+# is built here for the debug profile (unless given), copied into the chroot (a host-built
+# binary runs there) and passed to them as KUZET_SERVER_BIN.
 #
 # /proc is mounted in the chroot only while the tests compile and run, and unmounted on every
 # exit path (success, failure, interrupt). Runs are serialised with a lock on the chroot.
