@@ -57,10 +57,9 @@ pub fn inspect_chain(chain: &[Vec<u8>]) -> ChainInspection {
     let mut known = false;
     let mut sha256 = Vec::with_capacity(chain.len());
     for der in chain {
-        known |= is_known_kz_certificate(der);
-        sha256.push(hex(
-            ring::digest::digest(&ring::digest::SHA256, der).as_ref()
-        ));
+        let digest = sha256_hex(der);
+        known |= is_known_kz_digest(der, &digest);
+        sha256.push(digest);
         if let Some(names) = certificate_names(der) {
             known |=
                 is_kz_interception_name(&names.issuer) || is_kz_interception_name(&names.subject);
@@ -76,8 +75,12 @@ pub fn inspect_chain(chain: &[Vec<u8>]) -> ChainInspection {
 
 /// True when the certificate's SHA-256 is a Qaznet one or its SHA-1 an ISCA root's.
 pub fn is_known_kz_certificate(der: &[u8]) -> bool {
-    let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref());
-    if QAZNET_CERT_SHA256.contains(&sha256.as_str()) {
+    is_known_kz_digest(der, &sha256_hex(der))
+}
+
+/// [`is_known_kz_certificate`] with the certificate's SHA-256 (lowercase hex) already computed.
+fn is_known_kz_digest(der: &[u8], sha256: &str) -> bool {
+    if QAZNET_CERT_SHA256.contains(&sha256) {
         return true;
     }
     let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
@@ -106,6 +109,10 @@ pub fn is_kz_interception_name(name: &DistinguishedName) -> bool {
                     .split(|c: char| !c.is_alphanumeric())
                     .any(|word| word == "isca")
         })
+}
+
+fn sha256_hex(der: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -69,8 +69,9 @@ pub(super) struct Name(Vec<u8>);
 impl Name {
     /// The wire name of `domain`, given in presentation form with or without the final dot.
     /// ASCII names go on the wire as given (case kept, underscores allowed); other names go
-    /// through IDNA to punycode ([`crate::net::idn`]). Empty labels, labels over 63 bytes, names over 255 bytes,
-    /// characters a hostname cannot hold and bad IDNs are `invalid_argument`.
+    /// through IDNA to punycode ([`crate::net::idn`]). Empty labels, labels over 63 bytes,
+    /// names over 255 bytes, characters a hostname cannot hold and bad IDNs are
+    /// `invalid_argument`.
     pub(super) fn from_domain(domain: &str) -> Result<Name, Failure> {
         if domain.is_ascii() {
             Name::from_ascii(domain)
