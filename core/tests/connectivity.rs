@@ -15,7 +15,7 @@ use kuzet_core::report::ProbeNetwork;
 use kuzet_core::store::{DeliveryState, Store, StorePolicy};
 use kuzet_e2e::fixtures::dns::{Behaviour, UdpDnsServer, Zone};
 use kuzet_e2e::fixtures::pki::TestCa;
-use kuzet_e2e::fixtures::tcp::BlackholeEndpoint;
+use kuzet_e2e::fixtures::tcp::{closed_port, BlackholeEndpoint};
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
 use tokio_util::sync::CancellationToken;
 
@@ -167,9 +167,7 @@ async fn refused_abroad_is_an_international_cut_after_a_recheck() {
     let net = net(2, 0, generate_204()).await;
     let mut config = config(&net);
     // Two "foreign" anchors whose port refuses connections (a closed port on loopback).
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = closed_port();
     for i in 0..2 {
         let name = format!("abroad{i}.anchor.test");
         net.zone

@@ -1,7 +1,7 @@
 //! DNS lookups against loopback UDP, DoH and DoT servers (kuzet-e2e fixtures) and the system
 //! resolver. Nothing here sends traffic beyond 127.0.0.1.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -15,6 +15,7 @@ use kuzet_core::MeasurementClock;
 use kuzet_e2e::fixtures::dns::{Behaviour, Records, UdpDnsServer, Zone};
 use kuzet_e2e::fixtures::dns_tls::{DohServer, DotServer};
 use kuzet_e2e::fixtures::pki::TestCa;
+use kuzet_e2e::fixtures::tcp::closed_addr;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 const WINDOW: Duration = Duration::from_millis(300);
@@ -540,20 +541,10 @@ async fn dot_checks_the_server_name() {
     assert_eq!(result.failure, Some(Failure::SslInvalidHostname));
 }
 
-/// A loopback port nothing listens on.
-async fn closed_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    drop(listener);
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections() {
     let options = options(pki().trust);
-    let addr = closed_port().await;
+    let addr = closed_addr();
     let doh = DnsTransport::parse(&format!("https://{addr}/dns-query")).expect("spec");
     let dot = DnsTransport::Dot {
         server: addr,

@@ -17,7 +17,7 @@ use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::probe::dns::DnsTransport;
 use kuzet_e2e::fixtures::dns::{Behaviour, UdpDnsServer, Zone};
 use kuzet_e2e::fixtures::pki::TestCa;
-use kuzet_e2e::fixtures::tcp::{BadServer, BlackholeEndpoint, Misbehaviour};
+use kuzet_e2e::fixtures::tcp::{closed_port, BadServer, BlackholeEndpoint, Misbehaviour};
 use kuzet_e2e::fixtures::web::{Route, Routes, WebServer};
 use kuzet_e2e::ooni::BASE_KEYS;
 use serde_json::Value;
@@ -127,12 +127,6 @@ fn endpoints(tcp_port: u16, https_port: u16, dc: SocketAddr) -> MessagingEndpoin
     ];
     endpoints.facebook_messenger.expected_networks = vec!["127.0.0.0/8".to_string()];
     endpoints
-}
-
-/// A loopback port nothing listens on (connects are refused).
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 async fn measure(config: &MessagingConfig, app: App) -> AppResult {

@@ -12,7 +12,7 @@ use kuzet_core::probe::tls::{tls_handshake, TlsOptions};
 use kuzet_core::probe::Flow;
 use kuzet_core::{Failure, MeasurementClock};
 use kuzet_e2e::fixtures::pki::TestCa;
-use kuzet_e2e::fixtures::tcp::{BadServer, BlackholeEndpoint, Misbehaviour};
+use kuzet_e2e::fixtures::tcp::{closed_addr, BadServer, BlackholeEndpoint, Misbehaviour};
 use kuzet_e2e::fixtures::web::{Route, Routes, WebServer};
 
 const SHORT: Duration = Duration::from_millis(500);
@@ -67,13 +67,7 @@ async fn tcp_connect_succeeds_and_records_the_endpoint() {
 
 #[tokio::test]
 async fn tcp_connect_refused() {
-    // Bind then drop a listener: nothing listens on that port afterwards.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = closed_addr();
     let (stream, observation) = tcp_connect(&flow(), addr, SHORT).await;
     assert_eq!(stream.err(), Some(Failure::ConnectionRefused));
     assert!(!observation.status.success);

@@ -19,6 +19,7 @@ use kuzet_core::net::http_client::{
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::Failure;
 use kuzet_e2e::fixtures::pki::TestCa;
+use kuzet_e2e::fixtures::tcp::closed_addr;
 use kuzet_e2e::fixtures::web::{Route, Routes, WebServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -637,12 +638,8 @@ async fn silent_server_times_out_with_generic_timeout() {
 
 #[tokio::test]
 async fn closed_port_is_connection_refused() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        listener.local_addr().unwrap().port()
-    };
     let client = plain_client();
-    let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+    let url = Url::parse(&format!("http://{}/", closed_addr())).unwrap();
 
     let error = post_promptly(&client, &url, &[], b"q", 64)
         .await

@@ -29,6 +29,7 @@ use kuzet_core::th::{BogonPolicy, ThResponse};
 use kuzet_core::Failure;
 use kuzet_e2e::fixtures::dns::{Behaviour, UdpDnsServer, Zone};
 use kuzet_e2e::fixtures::pki::{TestCa, TestLeaf};
+use kuzet_e2e::fixtures::tcp::closed_port;
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
 use kuzet_server::endpoint::{Endpoint, HandlerFuture, ReadRequest};
 use kuzet_server::router::Router;
@@ -142,12 +143,6 @@ fn keys(result: &WebConnectivityResult) -> &Value {
 
 fn control(result: &WebConnectivityResult) -> ThResponse {
     serde_json::from_value(keys(result)["control"].clone()).expect("a control")
-}
-
-/// A free port on 127.0.0.1 (bound, then released).
-async fn closed_port() -> u16 {
-    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// Accepts on `addr`, reads the first bytes, then resets: a reset box.
@@ -361,7 +356,7 @@ async fn a_cleartext_page_matching_the_helpers_is_ok() {
 #[tokio::test]
 async fn a_site_down_for_everyone_is_site_down() {
     let (ca, _) = pki();
-    let port = closed_port().await;
+    let port = closed_port();
     let dns = resolver(Some(LOCALHOST)).await;
     let (th_url, _th) = start_helper(&dns, &ca).await;
     let config = probe_config(&dns, &ca, Some(th_url));
@@ -577,7 +572,7 @@ async fn an_unreachable_helper_leaves_cleartext_undetermined_but_https_ok() {
         WebServer::https(Routes::new().page("/", 200, "Kuzet Example Website"), &leaf).await;
     let http_site = WebServer::http(Routes::new().page("/", 200, "Kuzet Example Website")).await;
     let dns = resolver(Some(LOCALHOST)).await;
-    let th_url = Url::parse(&format!("http://127.0.0.1:{}/", closed_port().await)).unwrap();
+    let th_url = Url::parse(&format!("http://127.0.0.1:{}/", closed_port())).unwrap();
     let config = probe_config(&dns, &ca, Some(th_url));
 
     let result = measure(
@@ -615,7 +610,7 @@ async fn many_urls_run_concurrently_within_budgets() {
     let (th_url, _th) = start_helper(&dns, &ca).await;
     let config = probe_config(&dns, &ca, Some(th_url));
     let good = format!("https://{SITE}:{}/", site.addr.port());
-    let down = format!("https://{SITE}:{}/", closed_port().await);
+    let down = format!("https://{SITE}:{}/", closed_port());
     let urls = vec![
         TargetUrl {
             url: good.clone(),

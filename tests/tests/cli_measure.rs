@@ -9,6 +9,7 @@ use std::path::Path;
 
 use kuzet_e2e::cli::{run_kuzet, run_kuzet_with, run_kuzet_with_stdin, KuzetOutput};
 use kuzet_e2e::fixtures::pki::TestCa;
+use kuzet_e2e::fixtures::tcp::closed_port;
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
 use serde_json::Value;
 use tempfile::NamedTempFile;
@@ -85,12 +86,6 @@ impl Lab {
             ),
         ]
     }
-}
-
-/// A port on 127.0.0.1 where nothing listens (bound, then released).
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 /// What one table row must say.

@@ -8,6 +8,7 @@ use std::path::Path;
 use kuzet_core::experiment::messaging::MessagingEndpoints;
 use kuzet_e2e::cli::{run_kuzet, KuzetOutput};
 use kuzet_e2e::fixtures::pki::TestCa;
+use kuzet_e2e::fixtures::tcp::closed_addr;
 use kuzet_e2e::fixtures::web::{Route, Routes, WebServer};
 use serde_json::Value;
 
@@ -84,9 +85,7 @@ async fn every_app_reachable_prints_ooni_measurements() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocked_apps_are_a_table_and_stored() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
+    let addr = closed_addr();
     let dir = tempfile::tempdir().unwrap();
     let file = endpoints_file(dir.path(), addr, addr);
     let data = dir.path().join("data");

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use kuzet_e2e::cli::{run_kuzet, KuzetOutput};
 use kuzet_e2e::fixtures::collector_server::CollectorServer;
+use kuzet_e2e::fixtures::tcp::closed_addr;
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
 use serde_json::Value;
 
@@ -101,11 +102,7 @@ async fn queue_shows_held_items_and_why_uploads_fail() {
     let (_web, urls) = site().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    // A port where nothing listens.
-    let refused = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/", listener.local_addr().unwrap())
-    };
+    let refused = format!("http://{}/", closed_addr());
     let (queue_held, upload, queue) = blocking(move || {
         measure(&path, &urls[..1], true);
         let d = dir_arg(&path);

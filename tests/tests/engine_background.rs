@@ -16,6 +16,7 @@ use kuzet_core::report::{ProbeNetwork, Software};
 use kuzet_core::store::DeliveryState;
 use kuzet_core::upload::{HttpUploader, UploadPolicy, UploadRequest, UploadResult, Uploader};
 use kuzet_e2e::fixtures::collector_server::CollectorServer;
+use kuzet_e2e::fixtures::tcp::closed_port;
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
 
 fn engine(dir: &tempfile::TempDir, collector: &str) -> Engine {
@@ -156,9 +157,7 @@ async fn the_platform_uploader_is_used_when_set_and_failures_stay_pending() {
     let site = WebServer::http(Routes::new().page("/", 200, "home")).await;
 
     // A collector that is not there: the attempt fails and the items stay pending.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = closed_port();
     let dir = tempfile::tempdir().unwrap();
     let offline = engine(&dir, &format!("http://127.0.0.1:{port}/"));
     measure_twice(&offline, &site).await;
@@ -217,9 +216,7 @@ async fn in_a_data_blackout_the_cycle_records_it_and_does_not_try_to_upload() {
             probe_cc: "IT".to_string(),
             ..ProbeNetwork::default()
         };
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = closed.local_addr().unwrap().port();
-        drop(closed);
+        let port = closed_port();
         config.connectivity = loopback_connectivity(port);
         Engine::new(config).unwrap()
     };

@@ -10,6 +10,7 @@ use kuzet_core::engine::{
 };
 use kuzet_core::probe::dns::DnsTransport;
 use kuzet_core::report::Software;
+use kuzet_e2e::fixtures::tcp::closed_port;
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
 use kuzet_server::router::Router;
 use kuzet_server::th::{TestHelper, TestHelperConfig};
@@ -39,13 +40,6 @@ async fn start_helper() -> Helper {
         url: format!("http://{addr}/"),
         task: tokio::spawn(router.serve(listener)),
     }
-}
-
-fn closed_port() -> u16 {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    port
 }
 
 fn engine(dir: &tempfile::TempDir, helpers: &[String], parallelism: usize) -> Engine {

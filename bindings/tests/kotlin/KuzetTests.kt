@@ -475,8 +475,18 @@ fun fullTestNowAgainstALocalSite() {
     } }
 }
 
-fun aSiteDownForEveryoneIsDownNotBlocked() {
-    val closedPort = java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1")).use { it.localPort }
+/**
+ * Runs [block] with a loopback port where nothing listens: a socket is bound to it and never
+ * listens, so connects are refused, and no other server can take the port meanwhile (a closed
+ * listener's port can go to the next server that binds an ephemeral port).
+ */
+fun <T> withClosedPort(block: (Int) -> T): T =
+    java.net.Socket().use { socket ->
+        socket.bind(java.net.InetSocketAddress("127.0.0.1", 0))
+        block(socket.localPort)
+    }
+
+fun aSiteDownForEveryoneIsDownNotBlocked(): Unit = withClosedPort { closedPort ->
     TestHelperServer().use { helper ->
         Engine(config("down", testHelpers = listOf(helper.url))).use { engine ->
             val result = engine.runBlocking(web("http://127.0.0.1:$closedPort/"), Recorder()).results.single()
@@ -491,8 +501,7 @@ fun aSiteDownForEveryoneIsDownNotBlocked() {
     }
 }
 
-fun aFailedUrlIsAnAnomalyInPlainWords() {
-    val closedPort = java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1")).use { it.localPort }
+fun aFailedUrlIsAnAnomalyInPlainWords(): Unit = withClosedPort { closedPort ->
     Engine(config("anomaly")).use { engine ->
         val summary = engine.runBlocking(web("http://127.0.0.1:$closedPort/"), Recorder())
         val result = summary.results.single()

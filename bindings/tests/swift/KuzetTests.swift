@@ -85,25 +85,7 @@ final class LocalSite: @unchecked Sendable {
     private var isReleased = false
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try check(fd >= 0, "socket() failed")
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        try check(bound == 0, "bind() failed")
-        try check(listen(fd, 64) == 0, "listen() failed")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listener = fd
-        port = UInt16(bigEndian: address.sin_port)
+        (listener, port) = try listenOnLoopback()
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
@@ -178,8 +160,8 @@ extension Array where Element == UInt8 {
     }
 }
 
-/// A loopback listening socket on an ephemeral port.
-func listenOnLoopback() throws -> (fd: Int32, port: UInt16) {
+/// A TCP socket bound to an ephemeral loopback port, not yet listening.
+func bindLoopback() throws -> (fd: Int32, port: UInt16) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     try check(fd >= 0, "socket() failed")
     var address = sockaddr_in()
@@ -191,13 +173,34 @@ func listenOnLoopback() throws -> (fd: Int32, port: UInt16) {
             bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
         }
     }
-    try check(bound == 0, "bind() failed")
-    try check(listen(fd, 64) == 0, "listen() failed")
+    guard bound == 0 else {
+        Glibc.close(fd)
+        throw TestFailure(description: "bind() failed")
+    }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
     return (fd, UInt16(bigEndian: address.sin_port))
+}
+
+/// A loopback listening socket on an ephemeral port.
+func listenOnLoopback() throws -> (fd: Int32, port: UInt16) {
+    let (fd, port) = try bindLoopback()
+    guard listen(fd, 64) == 0 else {
+        Glibc.close(fd)
+        throw TestFailure(description: "listen() failed")
+    }
+    return (fd, port)
+}
+
+/// Runs `body` with a loopback port where nothing listens: a socket is bound to it and never
+/// listens, so connects are refused, and no other server can take the port meanwhile (a closed
+/// listener's port can go to the next server that binds an ephemeral port).
+func withClosedPort<T>(_ body: (UInt16) throws -> T) throws -> T {
+    let (fd, port) = try bindLoopback()
+    defer { Glibc.close(fd) }
+    return try body(port)
 }
 
 /// The real test helper: `kuzet-server --th --th-allow-private` (its path in KUZET_SERVER_BIN,
@@ -641,12 +644,10 @@ enum Tests {
     }
 
     static func aFailedUrlIsAnAnomalyInPlainWords() throws {
-        // A port nobody listens on: bind, read the port, close.
-        let probe = try LocalSite()
-        let port = probe.port
-        probe.close()
         let engine = try Engine(config: config("anomaly"))
-        let summary = try engine.runBlocking(request: web(["http://127.0.0.1:\(port)/"]), listener: Recorder())
+        let summary = try withClosedPort { port in
+            try engine.runBlocking(request: web(["http://127.0.0.1:\(port)/"]), listener: Recorder())
+        }
         let result = summary.results[0]
         try checkEqual(Verdict.anomaly, result.verdict, "verdict")
         try checkEqual("connect", result.failedOperation, "failed operation")
@@ -658,13 +659,12 @@ enum Tests {
     }
 
     static func aSiteDownForEveryoneIsDownNotBlocked() throws {
-        let probe = try LocalSite()
-        let port = probe.port
-        probe.close()
         let helper = try TestHelperServer()
         defer { helper.close() }
         let engine = try Engine(config: config("down", testHelpers: [helper.url]))
-        let summary = try engine.runBlocking(request: web(["http://127.0.0.1:\(port)/"]), listener: Recorder())
+        let summary = try withClosedPort { port in
+            try engine.runBlocking(request: web(["http://127.0.0.1:\(port)/"]), listener: Recorder())
+        }
         let result = summary.results[0]
         try checkEqual(Verdict.down, result.verdict, "verdict")
         try checkEqual("site down", result.verdictDetail, "detail")

@@ -3,6 +3,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use kuzet_e2e::fixtures::tcp::closed_port;
 use kuzet_e2e::fixtures::web::{Route, Routes, WebServer};
 
 use super::*;
@@ -82,10 +83,6 @@ pub(crate) fn loopback_connectivity(
 /// the handshake from the backlog).
 fn anchor_listener() -> std::net::TcpListener {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap()
-}
-
-fn closed_port() -> u16 {
-    anchor_listener().local_addr().unwrap().port()
 }
 
 fn engine_with(dir: &tempfile::TempDir, edit: impl FnOnce(&mut EngineConfig)) -> Engine {
@@ -208,9 +205,7 @@ async fn a_web_run_reports_each_url_in_order_and_ends_completed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_url_is_an_anomaly_with_an_explanation() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = closed_port();
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(&dir, |_| {});
     let summary = engine
@@ -864,9 +859,7 @@ async fn the_history_pages_newest_first_with_details() {
             .page("/c", 200, "c"),
     )
     .await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = closed_port();
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(&dir, |c| c.parallelism = 1);
     assert_eq!(engine.results_history(0, 10).unwrap().items, vec![]);

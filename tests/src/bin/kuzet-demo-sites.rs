@@ -9,11 +9,11 @@
 //! answers 404.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use kuzet_e2e::fixtures::pki::TestCa;
+use kuzet_e2e::fixtures::tcp::ClosedPort;
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
 
 #[tokio::main]
@@ -37,10 +37,11 @@ async fn main() -> ExitCode {
             .page("/missing", 404, "Not here"),
     )
     .await;
-    let closed_port = match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(addr) => addr.port(),
+    // Held until exit, so that no other server can take the port.
+    let closed = match ClosedPort::reserve() {
+        Ok(closed) => closed,
         Err(e) => {
-            eprintln!("kuzet-demo-sites: cannot find a free port: {e}");
+            eprintln!("kuzet-demo-sites: cannot reserve a closed port: {e}");
             return ExitCode::from(1);
         }
     };
@@ -52,8 +53,8 @@ async fn main() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let printed = writeln!(
         out,
-        "HTTP_BASE=http://{}\nHTTPS_BASE=https://{}\nCLOSED_BASE=http://127.0.0.1:{closed_port}",
-        http.addr, https.addr
+        "HTTP_BASE=http://{}\nHTTPS_BASE=https://{}\nCLOSED_BASE=http://{}",
+        http.addr, https.addr, closed.addr
     )
     .and_then(|()| out.flush());
     drop(out);
