@@ -354,6 +354,7 @@ async fn the_measurement_is_an_ooni_envelope_with_samples() {
         "fixed_rate_policer",
         "pairs",
         "escalated",
+        "replaced_pairs",
         "bytes_used",
     ] {
         assert!(x.get(field).is_some(), "x_throttling.{field} missing: {x}");

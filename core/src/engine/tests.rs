@@ -1106,6 +1106,7 @@ fn throttling_verdicts_map_to_verdicts_and_methods() {
     let evidence = |blocked: Option<&str>, intercepted: bool| Evidence {
         pairs: 4,
         escalated: false,
+        replaced_pairs: 0,
         bytes_used: 1,
         budget_bytes: 2,
         budget_stopped: false,

@@ -107,6 +107,10 @@ pub enum Decision {
     Final(ThrottlingVerdict),
     /// Run this many more pairs, then decide again with all of them.
     MorePairs(usize),
+    /// The first round is decisive so far, but this many of its pairs had no rate on both
+    /// sides (a fetch that failed or timed out before any data): run as many again to replace
+    /// them, then decide again. Not an escalation: a lost pair is not evidence either way.
+    ReplacePairs(usize),
 }
 
 /// Decides from paired trials: `pairs[i] = (target, control)`.
@@ -156,15 +160,22 @@ pub fn decide(pairs: &[(TrialMetrics, TrialMetrics)], rules: &DecisionRules) -> 
 
     if n < rules.escalated_pairs {
         let all_negative = negatives == valid;
-        if median_ratio <= rules.throttled_ratio && all_negative && valid >= rules.first_round_pairs
-        {
+        if median_ratio <= rules.throttled_ratio && all_negative {
             let slowest_control = rates.iter().map(|(_, c)| *c).fold(f64::INFINITY, f64::min);
             let separated = rates.iter().all(|(t, _)| *t < slowest_control);
-            if median_ratio <= rules.decisive_ratio && separated {
+            let decisive = median_ratio <= rules.decisive_ratio && separated;
+            if decisive && valid >= rules.first_round_pairs {
                 return Decision::Final(throttled());
             }
-            // Passed the sign test but not decisively: confirm with the second round.
-            return Decision::MorePairs(rules.escalated_pairs - n);
+            if decisive {
+                // Decisive so far, with a pair lost (the guard above allows one in four):
+                // replace it rather than escalate, as a phone would on a flaky connection.
+                return Decision::ReplacePairs(rules.first_round_pairs - valid);
+            }
+            if valid >= rules.first_round_pairs {
+                // Passed the sign test but not decisively: confirm with the second round.
+                return Decision::MorePairs(rules.escalated_pairs - n);
+            }
         }
         let ambiguous = negatives * 4 >= valid * 3 || median_ratio <= rules.suspicious_ratio;
         if ambiguous {
@@ -404,6 +415,38 @@ mod tests {
                 after_bytes: 18_000
             })
         );
+    }
+
+    #[test]
+    fn a_lost_pair_in_a_decisive_first_round_is_replaced_not_escalated() {
+        // Three decisive pairs and a target fetch that timed out before any data (seen in the
+        // lab behind an address-keyed policer): one more pair, not the confirmation round.
+        let mut p = pairs(
+            &[130e3, 137e3, 127e3, 0.0],
+            &[12.6e6, 12.9e6, 18.8e6, 11.8e6],
+        );
+        p[3].0 = TrialMetrics {
+            failed: true,
+            bytes: 0,
+            completed: false,
+            ..trial(0.0)
+        };
+        let rules = DecisionRules::default();
+        assert_eq!(decide(&p, &rules), Decision::ReplacePairs(1));
+        // The replacement is decisive too: throttled, from four pairs with a rate.
+        p.push((trial(129e3), trial(12.1e6)));
+        assert!(matches!(
+            decide(&p, &rules),
+            Decision::Final(ThrottlingVerdict::Throttled { .. })
+        ));
+        // A replacement that is not decisive (its target beat a control trial of another
+        // pair) leads to the confirmation round as usual.
+        p[4] = (trial(13e6), trial(14e6));
+        assert_eq!(decide(&p, &rules), Decision::MorePairs(3));
+        // A lost pair beside pairs that are not decisive changes nothing: confirm.
+        let mut close = pairs(&[2e6, 2.1e6, 1.9e6, 0.0], &[5e6; 4]);
+        close[3].0.failed = true;
+        assert_eq!(decide(&close, &rules), Decision::MorePairs(4));
     }
 
     #[test]

@@ -116,6 +116,7 @@ pub fn x_throttling(method: Method, verdict: &ThrottlingVerdict, evidence: &Evid
         "why": Value::Null,
         "pairs": evidence.pairs,
         "escalated": evidence.escalated,
+        "replaced_pairs": evidence.replaced_pairs,
         "bytes_used": evidence.bytes_used,
         "budget_bytes": evidence.budget_bytes,
         "budget_stopped": evidence.budget_stopped,

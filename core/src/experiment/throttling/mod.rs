@@ -141,6 +141,9 @@ pub struct Evidence {
     pub pairs: usize,
     /// True when the first round was ambiguous and more pairs were run.
     pub escalated: bool,
+    /// Pairs run again because a trial of a decisive first round had no rate (a fetch that
+    /// failed or timed out before any data).
+    pub replaced_pairs: usize,
     /// Bytes received for this target.
     pub bytes_used: u64,
     /// The budget it had.
@@ -161,6 +164,7 @@ impl Evidence {
         Evidence {
             pairs: 0,
             escalated: false,
+            replaced_pairs: 0,
             bytes_used: 0,
             budget_bytes,
             budget_stopped: false,

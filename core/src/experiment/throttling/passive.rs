@@ -263,18 +263,26 @@ pub(crate) async fn measure_passive_target(
             .iter()
             .map(|(t, c)| (fetches[*t].metrics.clone(), fetches[*c].metrics.clone()))
             .collect();
-        match decide(&metrics, rules) {
+        let decision = decide(&metrics, rules);
+        match decision {
             Decision::Final(verdict) => break verdict,
             Decision::MorePairs(_) if evidence.budget_stopped || evidence.escalated => {
                 break undecided(&metrics, rules)
             }
-            Decision::MorePairs(more) => {
+            Decision::ReplacePairs(_) if evidence.budget_stopped => {
+                break undecided(&metrics, rules)
+            }
+            Decision::MorePairs(more) | Decision::ReplacePairs(more) => {
                 if evidence.bytes_used + more as u64 * (target_reserve + baseline_reserve) > budget
                 {
                     evidence.budget_stopped = true;
                     break undecided(&metrics, rules);
                 }
-                evidence.escalated = true;
+                if matches!(decision, Decision::MorePairs(_)) {
+                    evidence.escalated = true;
+                } else {
+                    evidence.replaced_pairs += more;
+                }
                 planned += more;
             }
         }

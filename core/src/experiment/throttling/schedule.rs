@@ -136,18 +136,26 @@ pub async fn measure_sni_target(
             .iter()
             .map(|(t, c)| (records[*t].metrics.clone(), records[*c].metrics.clone()))
             .collect();
-        match decide(&metrics, rules) {
+        let decision = decide(&metrics, rules);
+        match decision {
             Decision::Final(verdict) => break verdict,
             Decision::MorePairs(_) if evidence.budget_stopped || evidence.escalated => {
                 break undecided(&metrics, rules);
             }
-            Decision::MorePairs(more) => {
+            Decision::ReplacePairs(_) if evidence.budget_stopped => {
+                break undecided(&metrics, rules);
+            }
+            Decision::MorePairs(more) | Decision::ReplacePairs(more) => {
                 let needed = more as u64 * pair_reserve;
                 if evidence.bytes_used + needed > budget {
                     evidence.budget_stopped = true;
                     break undecided(&metrics, rules);
                 }
-                evidence.escalated = true;
+                if matches!(decision, Decision::MorePairs(_)) {
+                    evidence.escalated = true;
+                } else {
+                    evidence.replaced_pairs += more;
+                }
                 planned += more;
             }
         }
