@@ -196,11 +196,55 @@ fn trials_of(keys: &Value) -> String {
 }
 
 /// Runs every target of `scenario` and checks each verdict against the ground truth.
+///
+/// Verdicts are statistical: BENCHMARKS.md measures, over hundreds of runs in these labs, 0.7 %
+/// of untouched targets called throttled on the lossy link and every capped one detected. So a
+/// target that disagrees is measured once more, by a fresh `kuzet`, and fails the test only if
+/// it disagrees again: a detector wrong now and then (as the benchmark allows) does not fail a
+/// test run, while one wrong more often than that still does.
 fn check_scenario(name: &str) {
     let _one = one_at_a_time();
     let (scenario, lab) = up(name);
     assert!(!scenario.throttling.is_empty(), "{name} has no targets");
-    let output = run_throttling(&lab, &scenario.throttling);
+    let first = disagreements(&lab, &scenario.throttling);
+    if first.is_empty() {
+        return;
+    }
+    let again: Vec<ThrottlingTruth> = first.iter().map(|(truth, _)| truth.clone()).collect();
+    eprintln!(
+        "{} of {} targets disagreed with the ground truth; measuring them once more:\n  {}",
+        first.len(),
+        scenario.throttling.len(),
+        first
+            .iter()
+            .map(|(_, problem)| problem.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+    let second = disagreements(&lab, &again);
+    assert!(
+        second.is_empty(),
+        "{} of {} targets disagree with the ground truth twice:\n  first: {}\n  again: {}\n\n{}",
+        second.len(),
+        scenario.throttling.len(),
+        first
+            .iter()
+            .map(|(_, problem)| problem.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  first: "),
+        second
+            .iter()
+            .map(|(_, problem)| problem.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  again: "),
+        lab.logs()
+    );
+}
+
+/// Measures `truths` in one `kuzet` run; the targets whose measurement disagrees with the
+/// ground truth, each with what it showed.
+fn disagreements(lab: &Lab, truths: &[ThrottlingTruth]) -> Vec<(ThrottlingTruth, String)> {
+    let output = run_throttling(lab, truths);
     assert_eq!(output.code(), Some(0), "{output:#?}\n{}", lab.logs());
     // The client's own address never appears in what it reports.
     let client = topology::CLIENT_ADDR.to_string();
@@ -210,22 +254,19 @@ fn check_scenario(name: &str) {
         output.stdout
     );
     let measurements = measurements_by_input(&output);
-    let mut problems = Vec::new();
-    for truth in &scenario.throttling {
-        match measurements.get(&truth.target) {
-            None => problems.push(format!("{}: no measurement", truth.target)),
-            Some(m) => problems.extend(mismatch(truth, m)),
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "{} of {} targets disagree with the ground truth:\n  {}\n\nstderr:\n{}\n{}",
-        problems.len(),
-        scenario.throttling.len(),
-        problems.join("\n  "),
-        output.stderr,
-        lab.logs()
-    );
+    truths
+        .iter()
+        .filter_map(|truth| {
+            let problem = match measurements.get(&truth.target) {
+                None => Some(format!("{}: no measurement", truth.target)),
+                Some(m) => mismatch(truth, m),
+            }?;
+            Some((
+                truth.clone(),
+                format!("{problem}\n    stderr: {}", output.stderr.trim()),
+            ))
+        })
+        .collect()
 }
 
 /// A plain download with curl from the client's namespace: `(bytes received, seconds)`.
