@@ -215,30 +215,27 @@ fn check_scenario(name: &str) {
         "{} of {} targets disagreed with the ground truth; measuring them once more:\n  {}",
         first.len(),
         scenario.throttling.len(),
-        first
-            .iter()
-            .map(|(_, problem)| problem.as_str())
-            .collect::<Vec<_>>()
-            .join("\n  ")
+        listed(&first, "")
     );
     let second = disagreements(&lab, &again);
     assert!(
         second.is_empty(),
-        "{} of {} targets disagree with the ground truth twice:\n  first: {}\n  again: {}\n\n{}",
+        "{} of {} targets disagree with the ground truth twice:\n  {}\n  {}\n\n{}",
         second.len(),
         scenario.throttling.len(),
-        first
-            .iter()
-            .map(|(_, problem)| problem.as_str())
-            .collect::<Vec<_>>()
-            .join("\n  first: "),
-        second
-            .iter()
-            .map(|(_, problem)| problem.as_str())
-            .collect::<Vec<_>>()
-            .join("\n  again: "),
+        listed(&first, "first: "),
+        listed(&second, "again: "),
         lab.logs()
     );
+}
+
+/// The problems of `disagreements`, one per line, each after `label`.
+fn listed(disagreements: &[(ThrottlingTruth, String)], label: &str) -> String {
+    disagreements
+        .iter()
+        .map(|(_, problem)| format!("{label}{problem}"))
+        .collect::<Vec<_>>()
+        .join("\n  ")
 }
 
 /// Measures `truths` in one `kuzet` run; the targets whose measurement disagrees with the
