@@ -5,12 +5,24 @@
 mod store_support;
 
 use std::fs;
+use std::sync::{Mutex, MutexGuard};
 
 use kuzet_core::store::{Store, StoreError, StorePolicy, DATABASE_FILE_NAME};
 use store_support::{incompressible, kz, ok, run, Mount};
 
+/// These tests run one at a time. Each runs `mount`, and a child process holds a copy of every
+/// open file descriptor of this process until it executes `mount`: space that another test
+/// frees by deleting a file (SQLite's WAL, on the small tmpfs) is not free until then, and the
+/// full-disk test reopening its store would find the disk still full.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    // A failed test poisons the lock; the others may still run.
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn a_full_disk_fails_writes_clearly_and_keeps_what_was_stored() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let Some(mount) = Mount::tmpfs(dir.path(), "1m") else {
         return;
@@ -73,6 +85,7 @@ fn a_full_disk_fails_writes_clearly_and_keeps_what_was_stored() {
 
 #[test]
 fn a_read_only_directory_refuses_writes_and_still_reads_everything() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let view = dir.path().join("view");
@@ -116,6 +129,7 @@ fn a_read_only_directory_refuses_writes_and_still_reads_everything() {
 
 #[test]
 fn a_read_only_directory_with_an_unfinished_wal_is_still_readable() {
+    let _one = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let view = dir.path().join("view");

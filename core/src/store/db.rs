@@ -508,15 +508,33 @@ fn quick_check(conn: &Connection, path: &Path) -> StoreResult<()> {
             path: path.to_path_buf(),
             reason: format!("integrity check: {}", rows.join("; ")),
         }),
-        Err(error) => Err(
-            match classify_sqlite(path, error, "checking the database") {
-                StoreError::Sqlite { source, .. } => StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: format!("integrity check failed: {source}"),
-                },
-                other => other,
-            },
-        ),
+        Err(error) => Err(integrity_check_failure(path, error)),
+    }
+}
+
+/// What a failure of `PRAGMA quick_check` itself (not a report of damage) means: damage when
+/// SQLite says so or cannot make sense of the file; a full disk or a failed read or write of
+/// the system otherwise, which recovery could not mend.
+fn integrity_check_failure(path: &Path, error: rusqlite::Error) -> StoreError {
+    match classify_sqlite(path, error, "checking the database") {
+        // The system failed to read or write (not the file's content): not damage, and
+        // nothing recovery could mend.
+        io @ StoreError::Sqlite {
+            source:
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error {
+                        code: rusqlite::ErrorCode::SystemIoFailure,
+                        ..
+                    },
+                    _,
+                ),
+            ..
+        } => io,
+        StoreError::Sqlite { source, .. } => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("integrity check failed: {source}"),
+        },
+        other => other,
     }
 }
 
@@ -589,6 +607,13 @@ pub(crate) fn classify_sqlite(
         let path = path.to_path_buf();
         match error.code {
             rusqlite::ErrorCode::DiskFull => return StoreError::DiskFull { path },
+            // The WAL index (`-shm`) could not be grown: on Linux that write fails only when
+            // the file system has no room left (tmpfs, a full data partition).
+            rusqlite::ErrorCode::SystemIoFailure
+                if error.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE =>
+            {
+                return StoreError::DiskFull { path }
+            }
             rusqlite::ErrorCode::ReadOnly => return StoreError::ReadOnly { path },
             rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase => {
                 return StoreError::Corrupt {
@@ -623,5 +648,48 @@ fn schema_error(path: &Path, dir: &Path, problem: SchemaProblem) -> StoreError {
             supported: schema::LATEST_VERSION,
         },
         SchemaProblem::Sql(error) => classify_open(path, dir, error, "checking the schema"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::ffi;
+
+    fn sqlite_error(extended_code: i32, message: &str) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(extended_code), Some(message.to_string()))
+    }
+
+    #[test]
+    fn a_wal_index_that_cannot_grow_is_a_full_disk() {
+        let path = Path::new("/data/kuzet.db");
+        let error = classify_sqlite(
+            path,
+            sqlite_error(ffi::SQLITE_IOERR_SHMSIZE, "disk I/O error"),
+            "opening the database",
+        );
+        assert!(matches!(error, StoreError::DiskFull { .. }), "{error}");
+        assert!(!error.needs_recovery());
+    }
+
+    #[test]
+    fn an_integrity_check_that_cannot_run_is_damage_only_when_sqlite_says_so() {
+        let path = Path::new("/data/kuzet.db");
+        // A full disk (seen when another process still held the space a deleted WAL used).
+        let full = integrity_check_failure(
+            path,
+            sqlite_error(ffi::SQLITE_IOERR_SHMSIZE, "disk I/O error"),
+        );
+        assert!(matches!(full, StoreError::DiskFull { .. }), "{full}");
+        // A read the system failed: an I/O error, not a file to move aside.
+        let read =
+            integrity_check_failure(path, sqlite_error(ffi::SQLITE_IOERR_READ, "disk I/O error"));
+        assert!(matches!(read, StoreError::Sqlite { .. }), "{read}");
+        assert!(!read.needs_recovery(), "{read}");
+        // Damage stays damage, whichever way SQLite reports it.
+        for code in [ffi::SQLITE_CORRUPT, ffi::SQLITE_NOTADB, ffi::SQLITE_ERROR] {
+            let damaged = integrity_check_failure(path, sqlite_error(code, "malformed"));
+            assert!(damaged.needs_recovery(), "{code}: {damaged}");
+        }
     }
 }
