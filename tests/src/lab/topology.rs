@@ -19,6 +19,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use super::process::{run, LabError};
 
@@ -297,10 +298,27 @@ fn process_alive(pid: u32) -> bool {
     !matches!(state, None | Some("Z") | Some("X") | Some("x"))
 }
 
+/// Holds off every sweep in this process while the guard lives: for a test that plants
+/// leftovers and sweeps them itself ([`sweep_held`]), while other tests start labs (each start
+/// sweeps) in parallel.
+pub fn hold_sweeps() -> MutexGuard<'static, ()> {
+    static SWEEPING: Mutex<()> = Mutex::new(());
+    // A test that panicked while holding it poisons it; sweeping is still safe.
+    SWEEPING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Removes the namespaces and `/etc/netns` directories of labs whose process is gone (a
 /// crashed or killed run); with `everything`, those of live processes too. Returns what it
 /// removed.
 pub fn sweep(everything: bool) -> Vec<String> {
+    let held = hold_sweeps();
+    sweep_held(&held, everything)
+}
+
+/// [`sweep`], for a caller that already holds off other sweeps ([`hold_sweeps`]).
+pub fn sweep_held(_held: &MutexGuard<'static, ()>, everything: bool) -> Vec<String> {
     let stale = |name: &str| {
         everything
             || owner_pid(name).is_none_or(|pid| pid != std::process::id() && !process_alive(pid))
