@@ -25,6 +25,7 @@ pub mod explain;
 pub mod measurement;
 pub mod passive;
 pub mod pin;
+pub(crate) mod resolve;
 pub mod schedule;
 pub mod trial;
 
