@@ -2,12 +2,11 @@
 //! site's URL and a baseline URL on comparable infrastructure (same CDN or provider), fetched
 //! alternately in ABBA order on fresh connections with real certificate validation, bodies
 //! capped at 256 KiB (OONI caps at 512 KiB), sampled with the same memoryless sampler, and compared with
-//! the same paired decision. Each host is looked up once before anything is timed
-//! (the `resolve` module), so every fetch of an arm goes to the same address and a lost DNS
-//! query is asked again rather than costing a trial. The two pages differ in size and server,
-//! so this is weaker evidence than the SNI swap; its point is to see what the SNI swap cannot.
+//! the same paired decision. Each host is looked up once, on its arm's first fetch (the
+//! `resolve` module), so every fetch of an arm goes to the same address and a lost DNS query is
+//! asked again rather than costing a trial. The two pages differ in size and server, so this
+//! is weaker evidence than the SNI swap; its point is to see what the SNI swap cannot.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -17,7 +16,7 @@ use url::Url;
 
 use crate::clock::MeasurementClock;
 use crate::experiment::throttling::measurement::{extensions, x_throttling};
-use crate::experiment::throttling::resolve::resolve_once;
+use crate::experiment::throttling::resolve::fetch_resolved;
 use crate::experiment::throttling::schedule::{pair_order, undecided};
 use crate::experiment::throttling::trial::Arm;
 use crate::experiment::throttling::{
@@ -25,9 +24,9 @@ use crate::experiment::throttling::{
 };
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::{DnsOptions, DnsTransport};
-use crate::probe::fetch::{fetch, FetchConfig, FetchOutcome, Observations, Operation};
+use crate::probe::fetch::{FetchConfig, FetchOutcome, Observations, Operation};
 use crate::probe::http::default_request_headers;
-use crate::report::observations::{DnsQuery, HttpBody};
+use crate::report::observations::HttpBody;
 use crate::report::Measurement;
 use crate::throttle::{
     analyse_trial_with_gap, decide, Decision, ThrottlingVerdict, TrialMetrics, TrialSample,
@@ -156,47 +155,8 @@ pub(crate) async fn measure_passive_target(
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut planned = rules.first_round_pairs;
     let mut evidence = Evidence::with_budget(budget);
-    let mut lookups = Vec::new();
-    let resolved = tokio::select! {
-        endpoints = endpoints_of(&clock, &fetch_config, target, &mut lookups) => Some(endpoints),
-        _ = cancel.cancelled() => None,
-    };
-    let finish = |verdict: ThrottlingVerdict, evidence: Evidence, fetches: &[Fetched]| {
-        let measurement = passive_measurement(
-            config,
-            target,
-            &lookups,
-            fetches,
-            &verdict,
-            &evidence,
-            (test_start, started_at, started.elapsed()),
-        );
-        Some(TargetResult {
-            input: target.url.clone(),
-            method: Method::Passive,
-            verdict,
-            evidence,
-            measurement,
-        })
-    };
-    let [(target_url, target_endpoint), (baseline_url, baseline_endpoint)] = match resolved {
-        Some(Ok(endpoints)) => endpoints,
-        Some(Err(Unresolved::Target(failure))) => {
-            let why = format!(
-                "blocked: resolving the target failed ({failure}) while the baseline resolved"
-            );
-            evidence.blocked = Some(failure);
-            return finish(ThrottlingVerdict::Inconclusive { why }, evidence, &fetches);
-        }
-        Some(Err(Unresolved::Other(why))) => {
-            return finish(ThrottlingVerdict::Inconclusive { why }, evidence, &fetches);
-        }
-        None => {
-            evidence.cancelled = true;
-            let why = "cancelled".to_string();
-            return finish(ThrottlingVerdict::Inconclusive { why }, evidence, &fetches);
-        }
-    };
+    // Each arm's address, looked up on its first fetch.
+    let (mut target_endpoint, mut baseline_endpoint) = (None, None);
     let verdict = 'schedule: loop {
         while pairs.len() < planned {
             if evidence.bytes_used + target_reserve + baseline_reserve > budget {
@@ -210,9 +170,14 @@ pub(crate) async fn measure_passive_target(
                     trial: fetches.len() + 1,
                     planned: planned * 2,
                 });
-                let (url_text, url, endpoint) = match arm {
-                    Arm::Target => (&target.url, &target_url, target_endpoint),
-                    Arm::Control => (&target.baseline_url, &baseline_url, baseline_endpoint),
+                let (url_text, endpoint) = match arm {
+                    Arm::Target => (&target.url, &mut target_endpoint),
+                    Arm::Control => (&target.baseline_url, &mut baseline_endpoint),
+                };
+                let Ok(url) = Url::parse(url_text) else {
+                    break 'schedule ThrottlingVerdict::Inconclusive {
+                        why: format!("invalid URL {url_text:?}"),
+                    };
                 };
                 // The reserves follow what fetches cost; the cap makes the budget hard even
                 // when a fetch costs more than the ones before it.
@@ -222,7 +187,7 @@ pub(crate) async fn measure_passive_target(
                         .unwrap_or(usize::MAX),
                 );
                 let outcome = tokio::select! {
-                    outcome = fetch(&clock, &fetch_config, url, Some(endpoint)) => outcome,
+                    outcome = fetch_resolved(&clock, &fetch_config, &url, endpoint) => outcome,
                     _ = cancel.cancelled() => {
                         evidence.cancelled = true;
                         break 'schedule ThrottlingVerdict::Inconclusive {
@@ -328,43 +293,21 @@ pub(crate) async fn measure_passive_target(
         }
     };
     evidence.pairs = pairs.len();
-    finish(verdict, evidence, &fetches)
-}
-
-/// Why a passive target's hosts could not be looked up.
-enum Unresolved {
-    /// The target's lookup failed while the baseline's worked: DNS blocking, not throttling.
-    Target(String),
-    /// Anything else (an invalid URL, a baseline that cannot be resolved).
-    Other(String),
-}
-
-/// The target's and the baseline's URL and endpoint, each host looked up once
-/// ([`resolve_once`]); the lookups' queries are appended to `lookups`.
-async fn endpoints_of(
-    clock: &MeasurementClock,
-    fetch_config: &FetchConfig,
-    target: &PassiveTarget,
-    lookups: &mut Vec<DnsQuery>,
-) -> Result<[(Url, SocketAddr); 2], Unresolved> {
-    let parse = |text: &str| {
-        Url::parse(text).map_err(|_| Unresolved::Other(format!("invalid URL {text:?}")))
-    };
-    let target_url = parse(&target.url)?;
-    let baseline_url = parse(&target.baseline_url)?;
-    let (resolver, dns) = (&fetch_config.resolver, &fetch_config.dns);
-    let baseline = resolve_once(clock, resolver, dns, &baseline_url, lookups)
-        .await
-        .map_err(|failure| {
-            Unresolved::Other(format!(
-                "the baseline could not be resolved ({})",
-                failure.as_str()
-            ))
-        })?;
-    let target_endpoint = resolve_once(clock, resolver, dns, &target_url, lookups)
-        .await
-        .map_err(|failure| Unresolved::Target(failure.as_str().into_owned()))?;
-    Ok([(target_url, target_endpoint), (baseline_url, baseline)])
+    let measurement = passive_measurement(
+        config,
+        target,
+        &fetches,
+        &verdict,
+        &evidence,
+        (test_start, started_at, started.elapsed()),
+    );
+    Some(TargetResult {
+        input: target.url.clone(),
+        method: Method::Passive,
+        verdict,
+        evidence,
+        measurement,
+    })
 }
 
 /// The analysis input of one fetch: its final hop's samples from the request on.
@@ -412,7 +355,6 @@ fn transfer_of(outcome: &FetchOutcome, body_cap: u64) -> TrialTransfer {
 fn passive_measurement(
     config: &ThrottlingConfig,
     target: &PassiveTarget,
-    lookups: &[DnsQuery],
     fetches: &[Fetched],
     verdict: &ThrottlingVerdict,
     evidence: &Evidence,
@@ -427,10 +369,7 @@ fn passive_measurement(
         test_start,
         started_at,
     );
-    let mut all = Observations {
-        queries: lookups.to_vec(),
-        ..Observations::default()
-    };
+    let mut all = Observations::default();
     let mut trials = Vec::new();
     for (i, fetched) in fetches.iter().enumerate() {
         let o = &fetched.outcome.observations;

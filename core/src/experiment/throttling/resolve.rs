@@ -1,6 +1,7 @@
-//! The passive method's name lookups: each host once, before anything is timed. Every fetch of
-//! an arm then goes to the same address, and a DNS query lost on a lossy link costs a lookup
-//! again, not a trial (before, two lost queries in eight fetches left a target inconclusive).
+//! The passive method's name lookups: each host once, on its arm's first fetch and before that
+//! fetch is timed. Every later fetch of the arm goes to the same address, and a DNS query lost
+//! on a lossy link costs a lookup again, not a trial (before, two lost queries in eight fetches
+//! left a target inconclusive).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,12 +10,52 @@ use url::Url;
 use crate::clock::MeasurementClock;
 use crate::failure::Failure;
 use crate::probe::dns::{dns_lookup, DnsOptions, DnsTransport};
+use crate::probe::fetch::{fetch, FetchConfig, FetchOutcome, Observations, Operation};
 use crate::probe::flow::Flow;
 use crate::report::observations::DnsQuery;
 
 /// Lookups of one host before giving up. Only a timeout (a lost query or reply) is tried
 /// again; an answer, even NXDOMAIN, is final.
 pub const RESOLVE_ATTEMPTS: usize = 3;
+
+/// Fetches `url` from `endpoint`, first looking its host up ([`resolve_once`]) when `endpoint`
+/// is still `None`, and keeping the address there for the arm's next fetches. The lookups'
+/// queries come first in the outcome's; a host that cannot be looked up is a fetch that failed
+/// at `resolve`.
+pub(crate) async fn fetch_resolved(
+    clock: &MeasurementClock,
+    config: &FetchConfig,
+    url: &Url,
+    endpoint: &mut Option<SocketAddr>,
+) -> FetchOutcome {
+    let mut queries = Vec::new();
+    let resolved = match *endpoint {
+        Some(known) => Ok(known),
+        None => resolve_once(clock, &config.resolver, &config.dns, url, &mut queries).await,
+    };
+    match resolved {
+        Ok(address) => {
+            *endpoint = Some(address);
+            let mut outcome = fetch(clock, config, url, Some(address)).await;
+            queries.append(&mut outcome.observations.queries);
+            outcome.observations.queries = queries;
+            outcome
+        }
+        Err(failure) => FetchOutcome {
+            observations: Observations {
+                queries,
+                ..Observations::default()
+            },
+            failed_operation: Some(Operation::Resolve),
+            failure: Some(failure),
+            final_url: url.clone(),
+            status_code: None,
+            body: Vec::new(),
+            redirects: 0,
+            bytes_received: 0,
+        },
+    }
+}
 
 /// The endpoint `url` is fetched from: its literal address, or the first address a lookup
 /// through `resolver` gives. The lookups' OONI `queries` entries are appended to `queries`.
@@ -116,6 +157,50 @@ mod tests {
         let (result, queries) = resolve(&server, &format!("http://{NAME}/")).await;
         assert_eq!(result, Err(Failure::GenericTimeout));
         assert_eq!(queries.len(), 2 * RESOLVE_ATTEMPTS, "{queries:?}");
+    }
+
+    #[tokio::test]
+    async fn an_arm_is_looked_up_on_its_first_fetch_only() {
+        let site = kuzet_e2e::fixtures::web::WebServer::http(
+            kuzet_e2e::fixtures::web::Routes::new().page("/", 200, "home"),
+        )
+        .await;
+        let zone = Zone::new();
+        zone.set(NAME, Behaviour::Drop);
+        let dns = UdpDnsServer::start(zone.clone()).await;
+        let config = FetchConfig {
+            resolver: DnsTransport::Udp { server: dns.addr },
+            dns: options(),
+            connect_timeout: Duration::from_secs(5),
+            tls_timeout: Duration::from_secs(5),
+            http_timeout: Duration::from_secs(5),
+            body_cap: 1024,
+            max_redirects: 0,
+            trust: crate::net::trust::TrustAnchors::bundled(),
+            headers: crate::probe::http::default_request_headers(),
+        };
+        let url = Url::parse(&format!("http://{NAME}:{}/", site.addr.port())).unwrap();
+        let clock = MeasurementClock::start();
+        let mut endpoint = None;
+
+        // No answer at all: a fetch that failed at resolve, with every attempt's queries.
+        let lost = fetch_resolved(&clock, &config, &url, &mut endpoint).await;
+        assert_eq!(lost.failed_operation, Some(Operation::Resolve));
+        assert_eq!(lost.failure, Some(Failure::GenericTimeout));
+        assert_eq!(lost.observations.queries.len(), 2 * RESOLVE_ATTEMPTS);
+        assert_eq!(endpoint, None);
+
+        zone.set(NAME, Behaviour::addresses(&[Ipv4Addr::LOCALHOST], &[]));
+        let first = fetch_resolved(&clock, &config, &url, &mut endpoint).await;
+        assert_eq!(first.status_code, Some(200), "{:?}", first.failure);
+        assert_eq!(first.observations.queries.len(), 2);
+        assert_eq!(endpoint, Some(site.addr));
+
+        // Later fetches of the arm go to that address without asking again.
+        zone.set(NAME, Behaviour::NxDomain);
+        let again = fetch_resolved(&clock, &config, &url, &mut endpoint).await;
+        assert_eq!(again.status_code, Some(200), "{:?}", again.failure);
+        assert!(again.observations.queries.is_empty());
     }
 
     #[tokio::test]
