@@ -74,19 +74,18 @@ pub(crate) async fn resolve_once(
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
-    let mut failure = Failure::GenericTimeout;
     for attempt in 1..=RESOLVE_ATTEMPTS {
         let flow = Flow::new(clock, vec![format!("resolve_attempt={attempt}")]);
         let lookup = dns_lookup(&flow, resolver, bare, dns).await;
         queries.extend(lookup.queries);
         match (lookup.addresses.first(), lookup.failure) {
             (Some(ip), _) => return Ok(SocketAddr::new(*ip, port)),
-            (None, Some(Failure::GenericTimeout)) => failure = Failure::GenericTimeout,
+            (None, Some(Failure::GenericTimeout)) => continue,
             (None, Some(other)) => return Err(other),
             (None, None) => return Err(Failure::DnsNoAnswer),
         }
     }
-    Err(failure)
+    Err(Failure::GenericTimeout)
 }
 
 #[cfg(test)]
