@@ -516,21 +516,10 @@ fn quick_check(conn: &Connection, path: &Path) -> StoreResult<()> {
 /// SQLite says so or cannot make sense of the file; a full disk or a failed read or write of
 /// the system otherwise, which recovery could not mend.
 fn integrity_check_failure(path: &Path, error: rusqlite::Error) -> StoreError {
+    // The system failed to read or write (not the file's content): not damage.
+    let system_io = error.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure);
     match classify_sqlite(path, error, "checking the database") {
-        // The system failed to read or write (not the file's content): not damage, and
-        // nothing recovery could mend.
-        io @ StoreError::Sqlite {
-            source:
-                rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error {
-                        code: rusqlite::ErrorCode::SystemIoFailure,
-                        ..
-                    },
-                    _,
-                ),
-            ..
-        } => io,
-        StoreError::Sqlite { source, .. } => StoreError::Corrupt {
+        StoreError::Sqlite { source, .. } if !system_io => StoreError::Corrupt {
             path: path.to_path_buf(),
             reason: format!("integrity check failed: {source}"),
         },

@@ -7,6 +7,7 @@
 //! asked again rather than costing a trial. The two pages differ in size and server, so this
 //! is weaker evidence than the SNI swap; its point is to see what the SNI swap cannot.
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -17,7 +18,7 @@ use url::Url;
 use crate::clock::MeasurementClock;
 use crate::experiment::throttling::measurement::{extensions, x_throttling};
 use crate::experiment::throttling::resolve::fetch_resolved;
-use crate::experiment::throttling::schedule::{pair_order, undecided};
+use crate::experiment::throttling::schedule::{follow, pair_order};
 use crate::experiment::throttling::trial::Arm;
 use crate::experiment::throttling::{
     Evidence, Method, TargetResult, ThrottlingConfig, ThrottlingProgress, TEST_NAME, TEST_VERSION,
@@ -29,8 +30,7 @@ use crate::probe::http::default_request_headers;
 use crate::report::observations::HttpBody;
 use crate::report::Measurement;
 use crate::throttle::{
-    analyse_trial_with_gap, decide, Decision, ThrottlingVerdict, TrialMetrics, TrialSample,
-    TrialTransfer,
+    analyse_trial_with_gap, decide, ThrottlingVerdict, TrialMetrics, TrialSample, TrialTransfer,
 };
 
 /// The body cap per passive fetch: 256 KiB, half of OONI's 512 KiB. The rate is measured
@@ -268,28 +268,16 @@ pub(crate) async fn measure_passive_target(
             .iter()
             .map(|(t, c)| (fetches[*t].metrics.clone(), fetches[*c].metrics.clone()))
             .collect();
-        let decision = decide(&metrics, rules);
-        match decision {
-            Decision::Final(verdict) => break verdict,
-            Decision::MorePairs(_) if evidence.budget_stopped || evidence.escalated => {
-                break undecided(&metrics, rules)
-            }
-            Decision::ReplacePairs(_) if evidence.budget_stopped => {
-                break undecided(&metrics, rules)
-            }
-            Decision::MorePairs(more) | Decision::ReplacePairs(more) => {
-                if evidence.bytes_used + more as u64 * (target_reserve + baseline_reserve) > budget
-                {
-                    evidence.budget_stopped = true;
-                    break undecided(&metrics, rules);
-                }
-                if matches!(decision, Decision::MorePairs(_)) {
-                    evidence.escalated = true;
-                } else {
-                    evidence.replaced_pairs += more;
-                }
-                planned += more;
-            }
+        let pair_cost = target_reserve + baseline_reserve;
+        match follow(
+            decide(&metrics, rules),
+            &metrics,
+            rules,
+            &mut evidence,
+            pair_cost,
+        ) {
+            ControlFlow::Break(verdict) => break verdict,
+            ControlFlow::Continue(more) => planned += more,
         }
     };
     evidence.pairs = pairs.len();

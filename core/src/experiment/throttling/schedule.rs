@@ -2,6 +2,7 @@
 //! four pairs, four more when [`decide`] finds the first round ambiguous, each pair started only
 //! if its reserved bytes fit the target's budget.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use time::OffsetDateTime;
@@ -136,28 +137,15 @@ pub async fn measure_sni_target(
             .iter()
             .map(|(t, c)| (records[*t].metrics.clone(), records[*c].metrics.clone()))
             .collect();
-        let decision = decide(&metrics, rules);
-        match decision {
-            Decision::Final(verdict) => break verdict,
-            Decision::MorePairs(_) if evidence.budget_stopped || evidence.escalated => {
-                break undecided(&metrics, rules);
-            }
-            Decision::ReplacePairs(_) if evidence.budget_stopped => {
-                break undecided(&metrics, rules);
-            }
-            Decision::MorePairs(more) | Decision::ReplacePairs(more) => {
-                let needed = more as u64 * pair_reserve;
-                if evidence.bytes_used + needed > budget {
-                    evidence.budget_stopped = true;
-                    break undecided(&metrics, rules);
-                }
-                if matches!(decision, Decision::MorePairs(_)) {
-                    evidence.escalated = true;
-                } else {
-                    evidence.replaced_pairs += more;
-                }
-                planned += more;
-            }
+        match follow(
+            decide(&metrics, rules),
+            &metrics,
+            rules,
+            &mut evidence,
+            pair_reserve,
+        ) {
+            ControlFlow::Break(verdict) => break verdict,
+            ControlFlow::Continue(more) => planned += more,
         }
     };
     evidence.pairs = pairs.len();
@@ -226,6 +214,36 @@ pub(crate) fn blocked_or_intercepted(
         });
     }
     None
+}
+
+/// What a schedule does after [`decide`]: stop with a verdict, or plan `more` pairs, with
+/// `evidence` updated. A second escalation, or pairs the budget cannot hold at `pair_cost`
+/// bytes each, stop it with [`undecided`]. Both methods (SNI swap and passive) follow this.
+pub(crate) fn follow(
+    decision: Decision,
+    metrics: &[(TrialMetrics, TrialMetrics)],
+    rules: &DecisionRules,
+    evidence: &mut Evidence,
+    pair_cost: u64,
+) -> ControlFlow<ThrottlingVerdict, usize> {
+    let (more, escalation) = match decision {
+        Decision::Final(verdict) => return ControlFlow::Break(verdict),
+        Decision::MorePairs(more) => (more, true),
+        Decision::ReplacePairs(more) => (more, false),
+    };
+    if evidence.budget_stopped || (escalation && evidence.escalated) {
+        return ControlFlow::Break(undecided(metrics, rules));
+    }
+    if evidence.bytes_used + more as u64 * pair_cost > evidence.budget_bytes {
+        evidence.budget_stopped = true;
+        return ControlFlow::Break(undecided(metrics, rules));
+    }
+    if escalation {
+        evidence.escalated = true;
+    } else {
+        evidence.replaced_pairs += more;
+    }
+    ControlFlow::Continue(more)
 }
 
 /// The verdict when the decision asks for more pairs than the budget allows: suspected when
