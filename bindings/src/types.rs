@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use kuzet_core::connectivity::ConnectivityStatus;
 use kuzet_core::engine as core;
+use kuzet_core::experiment::connectivity::ConnectivityStatus;
 use kuzet_core::store;
 
 /// A group of tests a run can include.
@@ -782,7 +782,7 @@ impl TimelineEntry {
         Some(TimelineEntry {
             since: time_from_ms(transition.at_ms),
             state: status.into(),
-            explanation: kuzet_core::connectivity::explain(status),
+            explanation: kuzet_core::experiment::connectivity::explain(status),
             network: match transition.network_type {
                 store::NetworkType::Wifi => NetworkKind::Wifi,
                 store::NetworkType::Mobile => NetworkKind::Cellular,

@@ -3,7 +3,6 @@
 //! crate wraps this for Kotlin and Swift.
 
 pub mod clock;
-pub mod connectivity;
 pub mod engine;
 pub mod error;
 pub mod experiment;
@@ -16,7 +15,6 @@ pub mod report;
 pub mod store;
 pub mod testlists;
 pub mod th;
-pub mod throttle;
 pub mod upload;
 
 pub use clock::MeasurementClock;

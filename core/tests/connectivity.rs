@@ -5,10 +5,12 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use kuzet_core::connectivity::{AnchorGroup, ConnectivityStatus, PlatformState, Transport};
 use kuzet_core::experiment::connectivity::{
     check_connectivity, Anchor, AnchorProbe, CaptiveCheckConfig, ConnectivityConfig,
     ConnectivityMonitor, RecordPolicy,
+};
+use kuzet_core::experiment::connectivity::{
+    AnchorGroup, ConnectivityStatus, PlatformState, Transport,
 };
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::report::ProbeNetwork;

@@ -6,12 +6,12 @@ use kuzet_e2e::ooni::BASE_KEYS;
 use std::time::{Duration, Instant};
 
 use kuzet_core::experiment::throttling::schedule::trial_reserve;
+use kuzet_core::experiment::throttling::ThrottlingVerdict;
 use kuzet_core::experiment::throttling::{
     run_throttling, SpkiPin, ThrottlingConfig, ThrottlingError, ThrottlingProgress,
     ThrottlingReport,
 };
 use kuzet_core::report::Measurement;
-use kuzet_core::throttle::ThrottlingVerdict;
 use kuzet_e2e::fixtures::throughput::{Behaviour, Rules, ThroughputFixture};
 use tokio_util::sync::CancellationToken;
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kuzet_core::experiment::throttling::pin::{pinned_client_config, PinnedVerifier};
+use kuzet_core::experiment::throttling::ThrottlingVerdict;
 use kuzet_core::experiment::throttling::{run_throttling, SpkiPin, ThrottlingConfig};
-use kuzet_core::throttle::ThrottlingVerdict;
 use kuzet_server::throughput::{spki_pin, ThroughputConfig, ThroughputServer};
 use rcgen::PublicKeyData;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

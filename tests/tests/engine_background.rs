@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kuzet_core::connectivity::ConnectivityStatus;
 use kuzet_core::engine::{
     parse_service_url, BackgroundRequest, Engine, EngineConfig, NetworkContext, NoListener,
     RunRequest, Suite, DEFAULT_BACKGROUND_INTERVAL,
 };
 use kuzet_core::experiment::connectivity::ConnectivityConfig;
+use kuzet_core::experiment::connectivity::ConnectivityStatus;
 use kuzet_core::report::{ProbeNetwork, Software};
 use kuzet_core::store::DeliveryState;
 use kuzet_core::upload::{HttpUploader, UploadPolicy, UploadRequest, UploadResult, Uploader};

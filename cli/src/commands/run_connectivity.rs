@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use kuzet_core::connectivity::{CaptiveCheck, PlatformState, Transport};
 use kuzet_core::experiment::connectivity::{
     check_connectivity, AnchorReport, ConnectivityConfig, ConnectivityError, ConnectivityMonitor,
     ConnectivityOutcome, RecordPolicy, Recording,
 };
+use kuzet_core::experiment::connectivity::{CaptiveCheck, PlatformState, Transport};
 use kuzet_core::report::Measurement;
 use kuzet_core::store::{format_ms, NewRun, Store};
 use tokio_util::sync::CancellationToken;
@@ -429,8 +429,8 @@ fn step_name(step: kuzet_core::experiment::connectivity::probes::Step) -> &'stat
     }
 }
 
-fn group_name(group: kuzet_core::connectivity::AnchorGroup) -> &'static str {
-    use kuzet_core::connectivity::AnchorGroup;
+fn group_name(group: kuzet_core::experiment::connectivity::AnchorGroup) -> &'static str {
+    use kuzet_core::experiment::connectivity::AnchorGroup;
     match group {
         AnchorGroup::LocalResolver => "resolver",
         AnchorGroup::Domestic => "domestic",

@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kuzet_core::experiment::throttling::ThrottlingVerdict;
 use kuzet_core::experiment::throttling::{
     explain, run_throttling, verdict_kind, PassiveOptions, PassiveTarget, SpkiPin, TargetResult,
     ThrottlingConfig, ThrottlingError, ThrottlingProgress, ThrottlingReport, DEFAULT_RUN_BUDGET,
 };
 use kuzet_core::store::{Verdict, VerdictKind};
-use kuzet_core::throttle::ThrottlingVerdict;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::RunThrottlingArgs;

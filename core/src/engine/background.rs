@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::context::NetworkContext;
-use crate::connectivity::ConnectivityStatus;
+use crate::experiment::connectivity::ConnectivityStatus;
 
 /// When the engine asks for the next cycle if nothing is waiting for upload: every 6 hours.
 pub const DEFAULT_BACKGROUND_INTERVAL: Duration = Duration::from_secs(6 * 60 * 60);

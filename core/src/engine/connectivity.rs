@@ -11,11 +11,11 @@ use super::error::EngineError;
 use super::history::blocking;
 use super::progress::{TargetResult, Verdict};
 use super::suite::Suite;
-use crate::connectivity::{ConnectivityStatus, PlatformState, Transport};
 use crate::experiment::connectivity::{
     check_connectivity, ConnectivityConfig, ConnectivityError, ConnectivityMonitor,
     ConnectivityOutcome, RecordPolicy,
 };
+use crate::experiment::connectivity::{ConnectivityStatus, PlatformState, Transport};
 use crate::net::trust::TrustAnchors;
 use crate::report::{Measurement, ProbeNetwork, Software};
 use crate::store::{RunId, Store};

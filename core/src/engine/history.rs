@@ -11,7 +11,7 @@ use super::connectivity::connectivity_verdict;
 use super::error::EngineError;
 use super::progress::{BlockingMethod, TargetResult, Verdict};
 use super::suite::Suite;
-use crate::connectivity::ConnectivityStatus;
+use crate::experiment::connectivity::ConnectivityStatus;
 use crate::report::Measurement;
 use crate::store::{
     DeliveryState, OutboxItem, ResultRecord, RunId, Store, StorePolicy, Transition,

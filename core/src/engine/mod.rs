@@ -20,7 +20,6 @@ mod background;
 mod connectivity;
 mod context;
 mod error;
-mod explain;
 mod history;
 mod messaging;
 pub mod operators;
@@ -45,7 +44,6 @@ pub use background::{
 pub use connectivity::{connectivity_verdict, CONNECTIVITY_TARGET};
 pub use context::{NetworkContext, NetworkContextProvider, NetworkKind};
 pub use error::EngineError;
-pub use explain::{describe_failure, explain_web, explain_website};
 pub use history::{
     result_blocking, result_bytes, result_explanation, result_suite, result_verdict, DataUsage,
     HistoryPage, StoredResultDetail, MAX_PAGE, MAX_TIMELINE,
@@ -59,8 +57,8 @@ pub use run::RunHandle;
 pub use suite::Suite;
 pub use throttling::{throttling_verdict, ThroughputServer, DEFAULT_THROTTLING_TARGETS};
 
-use crate::connectivity::ConnectivityStatus;
 use crate::experiment::connectivity::ConnectivityConfig;
+use crate::experiment::connectivity::ConnectivityStatus;
 use crate::experiment::messaging::MessagingConfig;
 use crate::experiment::urlgetter::{parse_target_url, Timeouts};
 use crate::experiment::web_connectivity::{self as wc, WebConnectivityConfig};

@@ -19,7 +19,6 @@ use tokio_util::sync::CancellationToken;
 use super::connectivity::{self, CheckSetup};
 use super::context::{NetworkContext, NetworkContextProvider, NetworkKind};
 use super::error::EngineError;
-use super::explain::explain_website;
 use super::history::{self, blocking};
 use super::messaging::{self as messaging_suite, AppSetup};
 use super::operators::probe_network;
@@ -33,8 +32,8 @@ use crate::experiment::connectivity::ConnectivityConfig;
 use crate::experiment::messaging::MessagingConfig;
 use crate::experiment::urlgetter::parse_target_url;
 use crate::experiment::web_connectivity::{
-    measure_target, th_client, TargetUrl, Verdict as WebVerdict, WebConnectivityConfig,
-    WebConnectivityResult,
+    explain_website, measure_target, th_client, TargetUrl, Verdict as WebVerdict,
+    WebConnectivityConfig, WebConnectivityResult,
 };
 use crate::failure::Failure;
 use crate::net::http_client::ServiceClient;

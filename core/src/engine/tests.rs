@@ -711,7 +711,7 @@ async fn a_background_cycle_checks_records_changes_and_samples_when_budgets_allo
     assert!(first.connectivity_checked);
     assert_eq!(
         first.connectivity,
-        Some(crate::connectivity::ConnectivityStatus::Ok)
+        Some(crate::experiment::connectivity::ConnectivityStatus::Ok)
     );
     assert!(first.timeline_changed);
     assert_eq!(first.tests_run, BACKGROUND_SAMPLE_SIZE as u32);
@@ -758,7 +758,7 @@ async fn a_background_cycle_checks_records_changes_and_samples_when_budgets_allo
     let down = cycle(wifi).await.unwrap();
     assert_eq!(
         down.connectivity,
-        Some(crate::connectivity::ConnectivityStatus::DataBlackout)
+        Some(crate::experiment::connectivity::ConnectivityStatus::DataBlackout)
     );
     assert!(down.timeline_changed);
     assert_eq!(down.tests_run, 0);
@@ -783,7 +783,7 @@ async fn a_background_cycle_checks_records_changes_and_samples_when_budgets_allo
     .unwrap();
     assert_eq!(
         airplane.connectivity,
-        Some(crate::connectivity::ConnectivityStatus::LocalDevice)
+        Some(crate::experiment::connectivity::ConnectivityStatus::LocalDevice)
     );
     assert_eq!(airplane.tests_run, 0);
     assert_eq!(airplane.uploaded, 0);
@@ -801,7 +801,10 @@ fn the_platform_state_comes_from_the_network_context_without_mcc_mnc() {
         data_enabled: Some(true),
         ..NetworkContext::default()
     });
-    assert_eq!(state.transport, crate::connectivity::Transport::Cellular);
+    assert_eq!(
+        state.transport,
+        crate::experiment::connectivity::Transport::Cellular
+    );
     assert_eq!(state.radio.as_deref(), Some("LTE"));
     assert_eq!(state.in_service, Some(true));
     assert_eq!(state.data_enabled, Some(true));
@@ -1102,7 +1105,7 @@ fn every_web_connectivity_verdict_maps_to_a_verdict_and_a_method() {
 #[test]
 fn throttling_verdicts_map_to_verdicts_and_methods() {
     use crate::experiment::throttling::Evidence;
-    use crate::throttle::ThrottlingVerdict as T;
+    use crate::experiment::throttling::ThrottlingVerdict as T;
     let evidence = |blocked: Option<&str>, intercepted: bool| Evidence {
         pairs: 4,
         escalated: false,

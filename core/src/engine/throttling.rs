@@ -8,12 +8,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::{BlockingMethod, TargetResult, Verdict};
 use super::suite::Suite;
+use crate::experiment::throttling::ThrottlingVerdict;
 use crate::experiment::throttling::{
     self as experiment, random_control_sni, run_throttling, SpkiPin, ThrottlingConfig,
     ThrottlingError,
 };
 use crate::report::{Measurement, ProbeNetwork, Software};
-use crate::throttle::ThrottlingVerdict;
 
 /// The names tested when a run names none: services whose throttling has been reported in the
 /// region (Twitter/X was throttled in Russia in 2021; messengers and video in Kazakhstan's

@@ -144,7 +144,7 @@ pub fn check_plan(plan: &OutagePlan, scenario: &Scenario) -> Result<(), String> 
         if !names.insert(set.name.as_str()) {
             return Err(format!("rule set {} appears twice", set.name));
         }
-        if kuzet_core::connectivity::ConnectivityStatus::parse(&set.expect).is_none() {
+        if kuzet_core::experiment::connectivity::ConnectivityStatus::parse(&set.expect).is_none() {
             return Err(format!(
                 "rule set {}: {:?} is not a status",
                 set.name, set.expect

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::connectivity::{AnchorGroup, ClassifyRules};
+use crate::experiment::connectivity::{AnchorGroup, ClassifyRules};
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::DnsTransport;
 use crate::report::{ProbeNetwork, Software};

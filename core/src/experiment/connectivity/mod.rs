@@ -2,7 +2,7 @@
 //!
 //! A check runs cheap probes in parallel with short timeouts ([`probes`]): the local resolver,
 //! every anchor (domestic, international, key services) by name and by pinned IP, and the
-//! captive-portal / injection check. The pure decision ([`crate::connectivity::classify`])
+//! captive-portal / injection check. The pure decision ([`crate::experiment::connectivity::classify`])
 //! maps what they saw, with the platform's own view ([`PlatformState`], passed in by the app
 //! or the CLI), to a [`ConnectivityStatus`] with its evidence. Anything beyond local trouble is
 //! re-checked ([`config::Rechecks`]) before it is declared. A single device never claims a
@@ -16,8 +16,11 @@
 //! Cost: when the network works a check takes one round trip per probe (all in parallel) and a
 //! few KB (measured in `BENCHMARKS.md`); when it does not, it is bounded by its timeouts.
 
+pub mod classify;
 pub mod config;
+pub mod explain;
 pub mod monitor;
+pub mod observation;
 pub mod probes;
 
 use std::time::{Duration, Instant};
@@ -33,12 +36,13 @@ pub use config::{
 pub use monitor::{ConnectivityMonitor, RecordPolicy, RecordedTransition, Recording};
 pub use probes::{AnchorReport, BytesUsed, CaptiveReport, ResolverReport, RoundReport};
 
-use crate::connectivity::{
-    classify, explain, CaptiveCheck, Classification, ConnectivityObservation, ConnectivityStatus,
-    PlatformState, Transport,
-};
 use crate::report::Measurement;
 use crate::store::NetworkType;
+pub use classify::{classify, Classification, ClassifyRules, ConnectivityStatus};
+pub use explain::explain;
+pub use observation::{
+    AnchorGroup, AnchorResult, CaptiveCheck, ConnectivityObservation, PlatformState, Transport,
+};
 
 /// The experiment's `test_name`.
 pub const TEST_NAME: &str = "kuzet_connectivity";
@@ -70,7 +74,7 @@ pub struct RoundSummary {
 pub struct ConnectivityOutcome {
     /// The declared status (after re-checks).
     pub status: ConnectivityStatus,
-    /// One plain-language sentence about it ([`crate::connectivity::explain`]).
+    /// One plain-language sentence about it ([`crate::experiment::connectivity::explain`]).
     pub explanation: String,
     /// The facts behind it, e.g. "0 of 4 international anchors reachable".
     pub evidence: Vec<String>,

@@ -20,7 +20,7 @@
 use serde_json::json;
 
 use super::ConnectivityOutcome;
-use crate::connectivity::ConnectivityStatus;
+use crate::experiment::connectivity::ConnectivityStatus;
 use crate::report::Measurement;
 use crate::store::{NewTransition, RunId, Store, StoreResult, Transition, Verdict, VerdictKind};
 

@@ -16,7 +16,7 @@ use url::Url;
 
 use super::config::{Anchor, AnchorProbe, CaptiveCheckConfig, ConnectivityConfig};
 use crate::clock::MeasurementClock;
-use crate::connectivity::{AnchorGroup, AnchorResult, CaptiveCheck};
+use crate::experiment::connectivity::{AnchorGroup, AnchorResult, CaptiveCheck};
 use crate::failure::Failure;
 use crate::probe::dns::{dns_lookup, DnsOptions, DnsTransport};
 use crate::probe::flow::Flow;

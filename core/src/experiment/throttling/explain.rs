@@ -1,7 +1,7 @@
 //! Throttling verdicts in plain words: one sentence each, careful about what one device's test
 //! can show.
 
-use crate::throttle::ThrottlingVerdict;
+use crate::experiment::throttling::ThrottlingVerdict;
 
 /// Explains one throttling verdict.
 pub fn explain(verdict: &ThrottlingVerdict) -> String {

@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::experiment::throttling::trial::TrialRecord;
+use crate::experiment::throttling::ThrottlingVerdict;
 use crate::experiment::throttling::{
     verdict_kind, Evidence, Method, ThrottlingConfig, TEST_NAME, TEST_VERSION,
 };
 use crate::report::observations::{NetworkEvent, TcpConnect, TlsHandshake};
 use crate::report::Measurement;
-use crate::throttle::ThrottlingVerdict;
 
 /// What one SNI target's measurement is made of.
 pub struct SniRun<'a> {

@@ -1,6 +1,6 @@
 //! `kuzet_throttling`: is a name (or a destination) throttled on this network?
 //!
-//! Two methods, one decision ([`crate::throttle::decide`]):
+//! Two methods, one decision ([`crate::experiment::throttling::decide`]):
 //!
 //! - **SNI swap** ([`run_throttling`]): trials against Kuzet's own throughput server, which
 //!   accepts any SNI and is pinned by its key. Target and control SNIs alternate in ABBA order
@@ -21,10 +21,12 @@
 //! censor lists (`.invalid` can never be registered), new at every run so it cannot be
 //! whitelisted or cached.
 
+pub mod decision;
 pub mod explain;
 pub mod measurement;
 pub mod passive;
 pub mod pin;
+pub mod rate;
 pub(crate) mod resolve;
 pub mod schedule;
 pub mod trial;
@@ -36,11 +38,12 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::report::{Measurement, ProbeNetwork, Software};
-use crate::throttle::{DecisionRules, ThrottlingVerdict};
 
+pub use decision::{decide, Decision, DecisionRules, ThrottlingVerdict};
 pub use explain::explain;
 pub use passive::{PassiveOptions, PassiveTarget};
 pub use pin::{PinParseError, PinnedVerifier, SpkiPin};
+pub use rate::{analyse_trial, analyse_trial_with_gap, TrialMetrics, TrialSample, TrialTransfer};
 pub use trial::{Arm, TrialRecord};
 
 /// The experiment's `test_name`.
@@ -338,7 +341,8 @@ fn validate(config: &ThrottlingConfig) -> Result<(), ThrottlingError> {
             "the control SNI must differ from every target".to_string(),
         ));
     }
-    let least = crate::throttle::trial::WARMUP_BYTES + crate::throttle::trial::MIN_MEASURED_BYTES;
+    let least = crate::experiment::throttling::rate::WARMUP_BYTES
+        + crate::experiment::throttling::rate::MIN_MEASURED_BYTES;
     if config.trial_bytes < least {
         return Err(ThrottlingError::InvalidConfig(format!(
             "trial bytes must be at least {least} (warm-up plus a measurable rest)"

@@ -21,6 +21,9 @@ use crate::experiment::throttling::resolve::fetch_resolved;
 use crate::experiment::throttling::schedule::{follow, pair_order};
 use crate::experiment::throttling::trial::Arm;
 use crate::experiment::throttling::{
+    analyse_trial_with_gap, decide, ThrottlingVerdict, TrialMetrics, TrialSample, TrialTransfer,
+};
+use crate::experiment::throttling::{
     Evidence, Method, TargetResult, ThrottlingConfig, ThrottlingProgress, TEST_NAME, TEST_VERSION,
 };
 use crate::net::trust::TrustAnchors;
@@ -29,9 +32,6 @@ use crate::probe::fetch::{FetchConfig, FetchOutcome, Observations, Operation};
 use crate::probe::http::default_request_headers;
 use crate::report::observations::HttpBody;
 use crate::report::Measurement;
-use crate::throttle::{
-    analyse_trial_with_gap, decide, ThrottlingVerdict, TrialMetrics, TrialSample, TrialTransfer,
-};
 
 /// The body cap per passive fetch: 256 KiB, half of OONI's 512 KiB. The rate is measured
 /// after the first 64 KiB, so 192 KiB are measured per fetch; with 512 KiB a pair costs about

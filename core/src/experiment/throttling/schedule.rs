@@ -9,13 +9,15 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::MeasurementClock;
+use crate::experiment::throttling::decision::{median, paired_rates};
 use crate::experiment::throttling::measurement::{sni_measurement, SniRun};
 use crate::experiment::throttling::trial::{run_trial, Arm, TrialRecord, TrialSpec};
 use crate::experiment::throttling::{
+    decide, Decision, DecisionRules, ThrottlingVerdict, TrialMetrics,
+};
+use crate::experiment::throttling::{
     Evidence, Method, TargetResult, ThrottlingConfig, ThrottlingError, ThrottlingProgress,
 };
-use crate::throttle::decision::{median, paired_rates};
-use crate::throttle::{decide, Decision, DecisionRules, ThrottlingVerdict, TrialMetrics};
 
 /// The bytes reserved for one trial: its body and the overhead cap.
 pub fn trial_reserve(config: &ThrottlingConfig) -> u64 {

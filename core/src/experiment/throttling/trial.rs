@@ -3,7 +3,7 @@
 //! the time cap, a stall, or the end of the connection. Cumulative bytes are sampled with the
 //! memoryless sampler (OONI `bytes_received_cumulative`), plus exact samples at the first
 //! byte, at the end of the warm-up and at the end, and analysed with
-//! [`crate::throttle::analyse_trial`].
+//! [`crate::experiment::throttling::analyse_trial`].
 //!
 //! Every byte read goes through a cap of `B + TRIAL_OVERHEAD_BYTES`, so a trial can never cost
 //! more than the budget reserved for it, whatever the server sends.
@@ -23,15 +23,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::MeasurementClock;
 use crate::experiment::throttling::pin::{pinned_client_config, PinnedVerifier, SpkiPin};
+use crate::experiment::throttling::rate::{STALL_MIN_BYTES, WARMUP_BYTES};
+use crate::experiment::throttling::{
+    analyse_trial, analyse_trial_with_gap, TrialMetrics, TrialSample, TrialTransfer,
+};
 use crate::failure::Failure;
 use crate::probe::flow::Flow;
 use crate::probe::tcp::tcp_connect;
 use crate::probe::throughput::{ByteCounter, CountingStream, ThroughputSampler};
 use crate::report::observations::{BinaryData, NetworkEvent, TcpConnect, TlsHandshake};
-use crate::throttle::trial::{STALL_MIN_BYTES, WARMUP_BYTES};
-use crate::throttle::{
-    analyse_trial, analyse_trial_with_gap, TrialMetrics, TrialSample, TrialTransfer,
-};
 
 /// Bytes a trial may receive beyond its body: the handshake (a few KB with our certificate)
 /// and the response head. A trial is cut off past `B` plus this.

@@ -34,6 +34,7 @@
 //! traffic is not observable and counts as 0, as do bytes sent.
 
 pub mod analysis;
+pub mod explain;
 pub mod kz_roots;
 mod runner;
 pub mod verdict;
@@ -42,6 +43,7 @@ pub mod x509;
 /// The per-step timeouts, shared with `urlgetter`.
 pub use crate::experiment::urlgetter::Timeouts as StepTimeouts;
 pub use analysis::{analyze, Analysis, ClassicKeys, DnsOutcome, Observations};
+pub use explain::explain_website;
 pub use runner::{measure_websites, ProgressEvent, RunLimits, RunReport, SkipReason, UrlError};
 pub use verdict::{Blocking, DnsConsistency, DnsTamper, TcpBlock, TlsBlock, Verdict};
 

@@ -1,5 +1,7 @@
 //! `urlgetter`: measure one URL (DNS, TCP, TLS, HTTP with redirects) and emit one measurement.
 
+pub mod explain;
+
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
@@ -13,6 +15,8 @@ use crate::probe::dns::{DnsOptions, DnsTransport};
 use crate::probe::fetch::{fetch, FetchConfig, FetchOutcome};
 use crate::probe::http::default_request_headers;
 use crate::report::{Measurement, ProbeNetwork, Software};
+
+pub use explain::{describe_failure, explain_web};
 
 /// The experiment's `test_name`.
 pub const TEST_NAME: &str = "urlgetter";

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::connectivity::observation::{
+use crate::experiment::connectivity::observation::{
     AnchorGroup, AnchorResult, CaptiveCheck, ConnectivityObservation, Transport,
 };
 use crate::failure::Failure;
@@ -278,7 +278,7 @@ fn done(status: ConnectivityStatus, evidence: Vec<String>) -> Classification {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectivity::observation::PlatformState;
+    use crate::experiment::connectivity::observation::PlatformState;
 
     fn anchor(name: &str, group: AnchorGroup, ok: bool, failure: Option<Failure>) -> AnchorResult {
         AnchorResult {

@@ -1,7 +1,7 @@
 //! One plain-language sentence per status, for apps and the CLI. Each sentence says what this
 //! device observed, never that the whole country or network is cut: one device cannot know.
 
-use crate::connectivity::classify::ConnectivityStatus;
+use crate::experiment::connectivity::classify::ConnectivityStatus;
 
 /// A one-sentence explanation of `status` for people.
 pub fn explain(status: ConnectivityStatus) -> String {

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::throttle::trial::TrialMetrics;
+use crate::experiment::throttling::rate::TrialMetrics;
 
 /// The thresholds of the decision, as one policy with named defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
