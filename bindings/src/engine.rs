@@ -3,11 +3,15 @@
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use kuzet_core::engine as core;
+use kuzet_core::engine::{
+    self as core, BackgroundRequest, BackgroundSummary, DataUsage, RunRequest,
+};
 use kuzet_core::experiment::connectivity::ConnectivityConfig;
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::probe::dns::DnsTransport;
 use kuzet_core::report::Software;
+use kuzet_core::runtime::runtime;
+use kuzet_core::session::{RunSummary, Suite};
 
 use crate::error::{ApiResult, KuzetError};
 use crate::platform::{
@@ -15,8 +19,7 @@ use crate::platform::{
 };
 use crate::task::TaskHandle;
 use crate::types::{
-    BackgroundRequest, BackgroundSummary, DataUsage, EngineConfig, PendingUpload, ResultDetail,
-    ResultsPage, RunRequest, RunSummary, SuiteInfo, TimelineEntry,
+    EngineConfig, PendingUpload, ResultDetail, ResultItem, ResultsPage, SuiteInfo, TimelineEntry,
 };
 
 /// Kuzet's engine: runs tests, keeps results and uploads them. Make one per data directory
@@ -53,20 +56,8 @@ fn core_config(config: EngineConfig) -> ApiResult<core::EngineConfig> {
         .iter()
         .map(|url| core::parse_service_url("test helper URL", url))
         .collect::<Result<_, _>>()?;
-    core_config.consent = core::Consent {
-        upload_allowed: config.consent.upload_allowed,
-        allowed_suites: config
-            .consent
-            .allowed_suites
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    };
-    core_config.budgets = core::DataBudgets {
-        run_bytes: config.budgets.run_bytes,
-        background_bytes: config.budgets.background_bytes,
-        monthly_bytes: config.budgets.monthly_bytes,
-    };
+    core_config.consent = config.consent;
+    core_config.budgets = config.budgets;
     if let Some(spec) = config.resolver.as_deref() {
         core_config.resolver = DnsTransport::parse(spec)?;
     }
@@ -126,7 +117,8 @@ fn page_bounds(offset: u32, limit: u32) -> (usize, usize) {
 }
 
 /// Every async export below runs its work on the library's runtime (core spawns it there), so
-/// the foreign executor only polls a join handle.
+/// the foreign executor only polls a join handle. Each store read has one async form in core;
+/// the blocking forms here wait for it on the calling thread.
 #[uniffi::export]
 impl Engine {
     /// Checks `config` and creates the data directory. Throws `InvalidInput` for a bad
@@ -143,9 +135,9 @@ impl Engine {
     /// Sets (or, with null, clears) where runs learn the current network. Without one, the
     /// network is recorded as unknown.
     pub fn set_network_provider(&self, provider: Option<Arc<dyn NetworkContextProvider>>) {
-        self.core.set_network_provider(
-            provider.map(|p| Arc::new(NetworkAdapter(p)) as Arc<dyn core::NetworkContextProvider>),
-        );
+        self.core.set_network_provider(provider.map(|p| {
+            Arc::new(NetworkAdapter(p)) as Arc<dyn kuzet_core::session::NetworkContextProvider>
+        }));
     }
 
     /// Sets (or, with null, clears) the platform uploader background cycles hand uploads to.
@@ -167,14 +159,13 @@ impl Engine {
             .is_some()
     }
 
-    /// Every suite, whether this engine can run it (built in this version and, for
-    /// throttling, a throughput server configured; consent is checked separately), and what it
-    /// does.
+    /// Every suite, whether this engine can run it (the urls suite is the command line's;
+    /// throttling needs a throughput server; consent is checked separately), and what it does.
     pub fn available_suites(&self) -> Vec<SuiteInfo> {
-        core::Suite::ALL
+        Suite::ALL
             .into_iter()
             .map(|suite| SuiteInfo {
-                suite: suite.into(),
+                suite,
                 available: self.core.unavailable_reason(suite).is_none(),
                 description: suite.description().to_string(),
             })
@@ -182,9 +173,11 @@ impl Engine {
     }
 
     /// Starts a test now and returns at once; progress and the end arrive through
-    /// `listener`. Throws, before anything is measured, `InvalidInput` (no suite, no URL, a bad
-    /// URL), `NotAllowed` (a suite the user has not allowed) or `Unavailable` (a suite this
-    /// version cannot run).
+    /// `listener`. The run checks the network first when it has web, messaging or throttling,
+    /// and a failure while the device had no way out is `unreachable`, never `blocked`.
+    /// Throws, before anything is measured, `InvalidInput` (no suite, no URL, a bad URL),
+    /// `NotAllowed` (a suite the user has not allowed) or `Unavailable` (a suite this engine
+    /// cannot run).
     pub fn start_run(
         &self,
         request: RunRequest,
@@ -192,7 +185,7 @@ impl Engine {
     ) -> ApiResult<Arc<TaskHandle>> {
         let run = self
             .core
-            .start_run(request.into(), Arc::new(ListenerAdapter(listener)))?;
+            .start_run(request, Arc::new(ListenerAdapter(listener)))?;
         Ok(Arc::new(TaskHandle::new(run)))
     }
 
@@ -204,11 +197,10 @@ impl Engine {
         request: RunRequest,
         listener: Arc<dyn RunListener>,
     ) -> ApiResult<RunSummary> {
-        let summary = self
+        Ok(self
             .core
-            .run(request.into(), Arc::new(ListenerAdapter(listener)))
-            .await?;
-        Ok((&summary).into())
+            .run(request, Arc::new(ListenerAdapter(listener)))
+            .await?)
     }
 
     /// Runs a test, blocking the calling thread until it ends. Not from the main thread, and
@@ -220,11 +212,11 @@ impl Engine {
     ) -> ApiResult<RunSummary> {
         let run = self
             .core
-            .start_run(request.into(), Arc::new(ListenerAdapter(listener)))?;
-        Ok((&run.wait_blocking()?).into())
+            .start_run(request, Arc::new(ListenerAdapter(listener)))?;
+        Ok(run.wait_blocking().map_err(core::EngineError::from)?)
     }
 
-    /// One background cycle within `request.timeBudget`, in `request.network`: the cheap
+    /// One background cycle within `request.timeBudget`, in `request.network`: the
     /// connectivity check (when the user allows the connectivity suite; a changed state
     /// becomes a timeline entry), a small sample of web tests from
     /// `EngineConfig.backgroundSampleUrls` (when the internet is up, the network is neither
@@ -238,14 +230,7 @@ impl Engine {
         &self,
         request: BackgroundRequest,
     ) -> ApiResult<BackgroundSummary> {
-        let summary = self
-            .core
-            .background_cycle(core::BackgroundRequest {
-                time_budget: request.time_budget,
-                network: request.network.into(),
-            })
-            .await?;
-        Ok(summary.into())
+        Ok(self.core.background_cycle(request).await?)
     }
 
     /// The blocking form of `backgroundCycle`, for workers that are already on a background
@@ -254,72 +239,48 @@ impl Engine {
         &self,
         request: BackgroundRequest,
     ) -> ApiResult<BackgroundSummary> {
-        let core = self.core.clone();
-        let summary =
-            core::runtime::runtime().block_on(core.background_cycle(core::BackgroundRequest {
-                time_budget: request.time_budget,
-                network: request.network.into(),
-            }))?;
-        Ok(summary.into())
+        blocking(self.core.background_cycle(request))
     }
 
-    /// One page of past results, newest first: `limit` (1 to 500) entries from `offset`.
-    /// Reads the store on Kuzet's own threads. Throws `InvalidInput` for a bad limit,
-    /// `Storage` when the store cannot be read.
+    /// One page of past results, newest first: `limit` (1 to 500) entries from `offset`, each
+    /// with the words the run reported. Throws `InvalidInput` for a bad limit, `Storage` when
+    /// the store cannot be read.
     pub async fn results_history(&self, offset: u32, limit: u32) -> ApiResult<ResultsPage> {
         let (offset, limit) = page_bounds(offset, limit);
-        Ok(self.core.results_history_async(offset, limit).await?.into())
+        Ok(page(self.core.results_history(offset, limit).await?))
     }
 
-    /// The blocking form of `resultsHistory`: reads the store on the calling thread (not the
-    /// main thread).
+    /// The blocking form of `resultsHistory` (not from the main thread).
     pub fn results_history_blocking(&self, offset: u32, limit: u32) -> ApiResult<ResultsPage> {
         let (offset, limit) = page_bounds(offset, limit);
-        Ok(self.core.results_history(offset, limit)?.into())
+        blocking(self.core.results_history(offset, limit)).map(page)
     }
 
-    /// One result (by its measurement id) with its explanation in plain words. Throws
-    /// `InvalidInput` when no stored result has that id.
+    /// One result (by its measurement id) with its OONI measurement. Throws `InvalidInput`
+    /// when no stored result has that id.
     pub async fn result_detail(&self, id: String) -> ApiResult<ResultDetail> {
-        Ok(self.core.result_detail_async(id).await?.into())
+        Ok(detail(self.core.result_detail(id).await?))
     }
 
     /// The blocking form of `resultDetail`.
     pub fn result_detail_blocking(&self, id: String) -> ApiResult<ResultDetail> {
-        Ok(self.core.result_detail(&id)?.into())
+        blocking(self.core.result_detail(id)).map(detail)
     }
 
     /// Measurements waiting for upload (queued, held or failed), with their state and last
     /// error.
     pub async fn pending_uploads(&self) -> ApiResult<Vec<PendingUpload>> {
-        Ok(self
-            .core
-            .pending_uploads_async()
-            .await?
-            .iter()
-            .map(Into::into)
-            .collect())
+        Ok(pending(self.core.pending_uploads().await?))
     }
 
     /// The blocking form of `pendingUploads`.
     pub fn pending_uploads_blocking(&self) -> ApiResult<Vec<PendingUpload>> {
-        Ok(self
-            .core
-            .pending_uploads()?
-            .iter()
-            .map(Into::into)
-            .collect())
+        blocking(self.core.pending_uploads()).map(pending)
     }
 
     /// Connectivity changes since `since`, oldest first (the shutdown timeline).
     pub async fn connectivity_timeline(&self, since: SystemTime) -> ApiResult<Vec<TimelineEntry>> {
-        Ok(self
-            .core
-            .connectivity_timeline_async(since)
-            .await?
-            .iter()
-            .filter_map(TimelineEntry::from_transition)
-            .collect())
+        Ok(timeline(self.core.connectivity_timeline(since).await?))
     }
 
     /// The blocking form of `connectivityTimeline`.
@@ -327,22 +288,17 @@ impl Engine {
         &self,
         since: SystemTime,
     ) -> ApiResult<Vec<TimelineEntry>> {
-        Ok(self
-            .core
-            .connectivity_timeline(since)?
-            .iter()
-            .filter_map(TimelineEntry::from_transition)
-            .collect())
+        blocking(self.core.connectivity_timeline(since)).map(timeline)
     }
 
     /// Bytes received by measuring this calendar month (UTC), and the monthly budget.
     pub async fn data_used_this_month(&self) -> ApiResult<DataUsage> {
-        Ok(self.core.data_used_this_month_async().await?.into())
+        Ok(self.core.data_used_this_month().await?)
     }
 
     /// The blocking form of `dataUsedThisMonth`.
     pub fn data_used_this_month_blocking(&self) -> ApiResult<DataUsage> {
-        Ok(self.core.data_used_this_month()?.into())
+        blocking(self.core.data_used_this_month())
     }
 
     /// Runs still going.
@@ -353,11 +309,53 @@ impl Engine {
     /// Cancels every run and deletes everything Kuzet keeps in its data directory: results,
     /// queued uploads, the timeline, settings. Throws `Storage` if something cannot be deleted.
     pub async fn wipe(&self) -> ApiResult<()> {
-        Ok(self.core.wipe_async().await?)
+        Ok(self.core.wipe().await?)
     }
 
     /// The blocking form of `wipe`.
     pub fn wipe_blocking(&self) -> ApiResult<()> {
-        Ok(self.core.wipe()?)
+        blocking(self.core.wipe())
     }
+}
+
+/// Waits on the calling thread for one of core's async calls, run on the library's runtime.
+/// Refused on the library's own threads (a listener callback), where it would deadlock.
+fn blocking<T>(
+    call: impl std::future::Future<Output = Result<T, core::EngineError>>,
+) -> ApiResult<T> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(KuzetError::InvalidInput {
+            message: "a blocking call cannot be made from Kuzet's own threads (such as inside a \
+                      listener callback); use the async form"
+                .to_string(),
+        });
+    }
+    Ok(runtime().block_on(call)?)
+}
+
+fn page(page: core::HistoryPage) -> ResultsPage {
+    ResultsPage {
+        items: page.items.into_iter().map(ResultItem::from).collect(),
+        next_offset: page
+            .next_offset
+            .map(|o| u32::try_from(o).unwrap_or(u32::MAX)),
+    }
+}
+
+fn detail(detail: core::StoredResultDetail) -> ResultDetail {
+    ResultDetail {
+        item: detail.item.into(),
+        measurement_json: detail.measurement_json.unwrap_or_default(),
+    }
+}
+
+fn pending(items: Vec<kuzet_core::store::OutboxItem>) -> Vec<PendingUpload> {
+    items.iter().map(Into::into).collect()
+}
+
+fn timeline(transitions: Vec<kuzet_core::store::Transition>) -> Vec<TimelineEntry> {
+    transitions
+        .iter()
+        .filter_map(TimelineEntry::from_transition)
+        .collect()
 }

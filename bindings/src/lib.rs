@@ -1,8 +1,11 @@
 //! Kuzet's embedding API for Kotlin (package `org.kuzet`) and Swift (module `Kuzet`).
 //!
-//! A thin layer over `kuzet_core::engine`: records and enums that mirror core's types, the
-//! [`Engine`] object, the [`TaskHandle`] of a running test, the platform's capabilities as
-//! foreign traits, and [`KuzetError`]. Policy lives in core; this crate only converts.
+//! A thin layer over `kuzet_core::engine`: the [`Engine`] object, the [`TaskHandle`] of a
+//! running test, the platform's capabilities as foreign traits, the app's configuration as
+//! plain strings, and [`KuzetError`]. Everything a run reports (results, verdicts, progress,
+//! summaries) and the network context are core's own types, which carry uniffi derives behind
+//! core's `uniffi` feature: nothing is mirrored. Policy lives in core; this crate only
+//! converts the configuration and errors.
 //!
 //! Every async export runs on the library's one tokio runtime (core's
 //! `engine::runtime::runtime()`): the future the foreign side polls only awaits a task spawned

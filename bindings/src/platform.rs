@@ -5,28 +5,29 @@ use std::sync::Arc;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use kuzet_core::engine as core;
+use kuzet_core::report::Measurement;
+use kuzet_core::session::{self, NetworkContext, RunPhase, RunProgress, RunSummary, TargetResult};
 use kuzet_core::upload;
 
-use crate::types::{
-    LogLevel, NetworkContext, RunPhase, RunProgress, RunSummary, TargetResult, UploadOutcome,
-    UploadRequest,
-};
+use crate::types::{LogLevel, UploadOutcome, UploadRequest};
 
 /// Receives a run's progress, on one of Kuzet's worker threads (post to the UI thread
-/// yourself). Calls come one at a time and in order: `onPhase(Preparing)`; per suite
-/// `onPhase(Measuring)`, then `onTargetResult` and `onProgress` per target;
-/// `onPhase(Finished)`; and `onFinished` last. Return quickly: the run waits for each call.
-/// An exception thrown here is logged and ignored.
+/// yourself). Calls come one at a time and in order: `onPhase(Preparing)`, then
+/// `onPhase(CheckingNetwork)` when the run checks the network first; per suite
+/// `onPhase(Measuring)`, then `onTargetResult` and `onProgress` per target (each result is
+/// stored before it is reported); `onPhase(Finished)`; and `onFinished` last. Return quickly:
+/// the run waits for each call. An exception thrown here is logged and ignored.
 #[uniffi::export(foreign)]
 pub trait RunListener: Send + Sync {
     /// The run entered a phase.
     fn on_phase(&self, phase: RunPhase);
-    /// One target's result, as soon as it lands.
-    fn on_target_result(&self, result: TargetResult);
+    /// One target's result, as soon as it is stored, with its OONI measurement as JSON (the
+    /// only time the measurement crosses: `resultDetail` reads it again later).
+    fn on_target_result(&self, result: TargetResult, measurement_json: String);
     /// Counters after each target: done, total, bytes used, estimated time left.
     fn on_progress(&self, progress: RunProgress);
-    /// The run ended (completed, cancelled or over budget). Nothing is called after this.
+    /// The run ended (completed, cancelled, out of budget or time). Nothing is called after
+    /// this. Its results carry no measurement.
     fn on_finished(&self, summary: RunSummary);
 }
 
@@ -59,27 +60,31 @@ pub trait Logger: Send + Sync {
 /// becomes one) around each call.
 pub(crate) struct ListenerAdapter(pub(crate) Arc<dyn RunListener>);
 
-impl core::RunListener for ListenerAdapter {
-    fn on_phase(&self, phase: core::RunPhase) {
-        self.0.on_phase(phase.into());
+impl session::RunListener for ListenerAdapter {
+    fn on_phase(&self, phase: RunPhase) {
+        self.0.on_phase(phase);
     }
-    fn on_target_result(&self, result: &core::TargetResult) {
-        self.0.on_target_result(result.into());
+    fn on_target_result(&self, result: &TargetResult, measurement: &Measurement) {
+        let json = serde_json::to_string(measurement).unwrap_or_else(|error| {
+            tracing::error!("cannot encode a measurement: {error}");
+            String::new()
+        });
+        self.0.on_target_result(result.clone(), json);
     }
-    fn on_progress(&self, progress: &core::RunProgress) {
-        self.0.on_progress(progress.into());
+    fn on_progress(&self, progress: &RunProgress) {
+        self.0.on_progress(progress.clone());
     }
-    fn on_finished(&self, summary: &core::RunSummary) {
-        self.0.on_finished(summary.into());
+    fn on_finished(&self, summary: &RunSummary) {
+        self.0.on_finished(summary.clone());
     }
 }
 
 /// A foreign network provider seen as core's. Core contains panics around the call.
 pub(crate) struct NetworkAdapter(pub(crate) Arc<dyn NetworkContextProvider>);
 
-impl core::NetworkContextProvider for NetworkAdapter {
-    fn current_network(&self) -> core::NetworkContext {
-        self.0.current_network().into()
+impl session::NetworkContextProvider for NetworkAdapter {
+    fn current_network(&self) -> NetworkContext {
+        self.0.current_network()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use kuzet_core::engine::RunHandle;
+use kuzet_core::session::RunHandle;
 
 /// A running test. `cancel()` stops it at once (measurements in flight are dropped, the
 /// listener still gets `onFinished` with status `CANCELLED`). Keep a reference while the test

@@ -36,7 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Measure URLs now (DNS, TCP, TLS, HTTP with redirects) and print what failed and where.
     Measure(MeasureArgs),
-    /// Run a test suite now (web: is each site reachable, and if not, how is it blocked).
+    /// Run tests now: every suite (as the apps' "Test now"), or one (web, messaging,
+    /// throttling, connectivity), each verdict conditioned on a network check.
     Run(RunArgs),
     /// Show the results history: past runs, or the verdict on each target of a run.
     Results(crate::commands::results::ResultsArgs),
@@ -54,80 +55,98 @@ pub enum Command {
 
 /// Arguments of `kuzet run`.
 #[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "\
+Without a suite, does what the apps' \"Test now\" does: the connectivity check, then the web \
+suite (--list, --th), the messaging suite, and the throttling suite when a throughput server \
+(--server, --pin) or --passive targets are given. Every verdict is conditioned on the network: \
+a failure while this device had no way out is `unreachable`, never `blocked`.
+
+Exit status: 0 when the run completed (blocked sites are results, not errors), 1 when a suite \
+could not run, 130 when stopped by Ctrl-C or SIGTERM (finished results are kept), 2 for bad \
+arguments or input (nothing is measured)."
+)]
 pub struct RunArgs {
-    /// The suite to run.
+    /// One suite only.
     #[command(subcommand)]
-    pub suite: Suite,
+    pub suite: Option<Suite>,
+
+    /// Without a suite: every suite, as the apps' "Test now".
+    #[command(flatten)]
+    pub all: RunAllArgs,
 }
 
 /// The suites `kuzet run` knows.
 #[derive(Debug, Subcommand)]
 pub enum Suite {
     /// Web connectivity: every URL of a test list, compared with a test helper's view, with a
-    /// verdict per URL (ok, site down, DNS/TCP/TLS blocking, interception, blockpage).
+    /// verdict per URL (ok, site down, DNS/TCP/TLS blocking, interception, blockpage,
+    /// unreachable).
     Web(RunWebArgs),
     /// Throttling: is each name slowed down on this network? Target and control names against
     /// a Kuzet throughput server (and real sites against baselines with --passive).
     Throttling(RunThrottlingArgs),
     /// Connectivity: is this device's network up, cut (fully or internationally), whitelisted
     /// or behind a portal? Prints the status, why, and the evidence per anchor.
-    Connectivity(crate::commands::run_connectivity::RunConnectivityArgs),
+    Connectivity(RunConnectivityArgs),
     /// Messaging: can WhatsApp, Telegram, Signal and Facebook Messenger reach their servers?
-    /// A verdict per app (ok, blocked, partially blocked) and the step that failed.
-    Messaging(crate::commands::run_messaging::RunMessagingArgs),
+    /// A verdict per app (ok, blocked, partially blocked, unreachable) and the step that
+    /// failed.
+    Messaging(RunMessagingArgs),
 }
 
-/// Arguments of `kuzet run throttling`.
-#[derive(Debug, Args)]
-#[command(after_help = "\
-Without --targets, tests www.azattyq.org, rus.azattyq.org and www.currenttime.tv. There is no \
-public Kuzet throughput server yet: --server and --pin are needed for SNI targets (kuzet-server \
---throughput ADDR prints its pin). --passive URL=BASELINE_URL compares a real site with a \
-baseline on comparable infrastructure and needs no server.
+/// How lookups, certificates and timeouts work, and which network measurements name: shared
+/// by every measuring command.
+#[derive(Debug, Clone, Args)]
+pub struct SettingsArgs {
+    /// The resolver every lookup uses (the probe's; DNS verdicts are decided on its answers),
+    /// also the connectivity check's local resolver [default: system].
+    #[arg(long, value_name = "SPEC")]
+    pub resolver: Option<String>,
 
-Exit status: 0 when the test ran (whatever the verdicts), 1 when it could not run (server \
-unreachable, wrong pin), 2 for bad arguments (nothing is measured).")]
-pub struct RunThrottlingArgs {
-    /// The Kuzet throughput server, HOST:PORT (looked up once, before any timing).
-    #[arg(long, value_name = "HOST:PORT")]
-    pub server: Option<String>,
+    /// Timeout in seconds of each TCP connect, TLS handshake and HTTP round trip [default:
+    /// each suite's, e.g. 10 for websites, 5 for messaging].
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
 
-    /// The server's pinned key, sha256/BASE64.
-    #[arg(long, value_name = "sha256/KEY")]
-    pub pin: Option<String>,
+    /// Timeout in seconds of each DNS lookup [default: 4].
+    #[arg(long = "dns-timeout", value_name = "SECS", value_parser = parse_timeout)]
+    pub dns_timeout: Option<Duration>,
 
-    /// The names (SNIs) to test, comma-separated.
-    #[arg(long, value_name = "SNI,...", value_delimiter = ',')]
-    pub targets: Vec<String>,
-
-    /// The control name [default: a random name under kuzet-control.invalid].
-    #[arg(long, value_name = "SNI")]
-    pub control: Option<String>,
-
-    /// Also compare a real site with a baseline URL (https). May be repeated.
-    #[arg(long = "passive", value_name = "URL=BASELINE_URL")]
-    pub passive: Vec<String>,
-
-    /// Also trust the CA certificates in this PEM file (passive fetches in labs).
+    /// Also trust the CA certificates in this PEM file (lab and self-hosted servers).
     #[arg(long = "ca-file", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
-    /// The resolver for passive fetches.
-    #[arg(long, value_name = "SPEC", default_value = "system")]
-    pub resolver: String,
-
-    /// The run's data budget in MB (each target also stops at 2.5 MB) [default: 12.5].
-    #[arg(long = "budget-mb", value_name = "MB", value_parser = parse_budget_mb)]
-    pub budget_mb: Option<f64>,
-
-    /// The probe's country (ISO 3166 alpha-2, e.g. KZ); ZZ means unknown.
+    /// The probe's country (ISO 3166 alpha-2, e.g. KZ); ZZ means unknown (and uploads wait).
     #[arg(long = "probe-cc", value_name = "CC", default_value = "ZZ", value_parser = parse_probe_cc)]
     pub probe_cc: String,
 
-    /// The probe's network (e.g. AS9198); AS0 means unknown.
+    /// The probe's network (e.g. AS9198); AS0 means unknown (and uploads wait).
     #[arg(long = "probe-asn", value_name = "ASN", default_value = "AS0", value_parser = parse_probe_asn)]
     pub probe_asn: String,
+}
 
+/// A run's budgets.
+#[derive(Debug, Clone, Args)]
+pub struct BudgetArgs {
+    /// How many websites or URLs to measure at the same time [default: 4 for `measure`, 8 for
+    /// websites].
+    #[arg(long, value_name = "N", value_parser = parse_parallel)]
+    pub parallel: Option<usize>,
+
+    /// Start no target after this many seconds.
+    #[arg(long = "max-time", value_name = "SECS", value_parser = parse_budget_seconds)]
+    pub max_time: Option<Duration>,
+
+    /// Start no target after this many MiB have been received [default: 50].
+    #[arg(long = "max-mib", value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_mib: Option<u64>,
+}
+
+/// Where results go.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
     /// Print one OONI measurement per line (JSON) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -139,6 +158,213 @@ pub struct RunThrottlingArgs {
     /// Keep nothing: the measurements are printed only, never stored nor queued for upload.
     #[arg(long = "no-store")]
     pub no_store: bool,
+}
+
+/// The connectivity check every run with websites, messaging or throttling makes first, and
+/// conditions its verdicts on (also `run connectivity` and `watch`).
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The anchors and checks, as JSON (see the README) [default: Kuzet's Kazakhstan set].
+    #[arg(long, value_name = "FILE")]
+    pub anchors: Option<PathBuf>,
+
+    /// Re-checks before a status beyond the device is declared [default: the file's, else 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub rechecks: Option<u32>,
+
+    /// The pause before each re-check, e.g. 5s, 500ms [default: the file's, else 5s].
+    #[arg(long = "recheck-delay", value_name = "DUR", value_parser = parse_duration)]
+    pub recheck_delay: Option<Duration>,
+
+    /// The bearer: auto (from the host's interfaces and routes), wifi, cellular, ethernet, or
+    /// none (no network path: nothing is probed).
+    #[arg(long, value_name = "KIND", default_value = "auto", value_parser = parse_transport)]
+    pub transport: TransportChoice,
+}
+
+impl Default for CheckArgs {
+    /// The built-in anchors, their re-checks, the host's bearer.
+    fn default() -> Self {
+        CheckArgs {
+            anchors: None,
+            rechecks: None,
+            recheck_delay: None,
+            transport: TransportChoice(None),
+        }
+    }
+}
+
+/// `--transport`: a given bearer, or `None` to read the host's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportChoice(pub Option<kuzet_core::experiment::connectivity::Transport>);
+
+/// Parses `--transport`.
+pub fn parse_transport(text: &str) -> Result<TransportChoice, String> {
+    use kuzet_core::experiment::connectivity::Transport;
+    Ok(TransportChoice(Some(match text {
+        "auto" => return Ok(TransportChoice(None)),
+        "wifi" => Transport::Wifi,
+        "cellular" => Transport::Cellular,
+        "ethernet" => Transport::Ethernet,
+        "none" => Transport::None,
+        _ => return Err("expected auto, wifi, cellular, ethernet or none".to_string()),
+    })))
+}
+
+/// Parses a duration: `500ms`, `5s`, `2m`, `1h`, or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 500ms, 5s, 2m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    if !seconds.is_finite() || !(0.0..=86_400.0).contains(&seconds) {
+        return Err(format!("{text:?} must be between 0 and 24 h"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Which websites to measure, and how to compare them.
+#[derive(Debug, Clone, Args)]
+pub struct WebTargetArgs {
+    /// The test list: `kz`, `global` or a file.
+    #[arg(long, value_name = "LIST", default_value = "kz")]
+    pub list: String,
+
+    /// Only URLs in these categories (comma-separated codes, e.g. NEWS,HUMR,ANON).
+    #[arg(long = "category", value_name = "CODES", value_delimiter = ',')]
+    pub categories: Vec<String>,
+
+    /// Measure at most N URLs (the first N after filtering).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// A web-connectivity test helper (OONI's protocol), e.g. https://th.example/; may be
+    /// repeated, tried in order. Without one most verdicts are `undetermined`.
+    #[arg(long = "th", value_name = "URL")]
+    pub th: Vec<String>,
+
+    /// An extra DNS-over-UDP resolver recorded beside the main one (e.g. udp://8.8.8.8).
+    #[arg(long = "udp-resolver", value_name = "SPEC")]
+    pub udp_resolver: Option<String>,
+
+    /// An extra DoH resolver recorded beside the main one.
+    #[arg(long = "doh-resolver", value_name = "SPEC")]
+    pub doh_resolver: Option<String>,
+
+    /// Treat addresses in this network as public, not bogons (labs and private deployments).
+    /// May be repeated.
+    #[arg(long = "public-network", value_name = "CIDR")]
+    pub public_networks: Vec<String>,
+}
+
+/// Which messaging apps to measure.
+#[derive(Debug, Clone, Args)]
+pub struct MessagingTargetArgs {
+    /// The apps to test, comma-separated: whatsapp, telegram, signal, facebook_messenger
+    /// [default: all].
+    #[arg(long, value_name = "APP,...", value_delimiter = ',')]
+    pub apps: Vec<String>,
+
+    /// The apps' endpoints as JSON (tests, self-hosted mirrors) instead of the real ones.
+    #[arg(long, value_name = "FILE")]
+    pub endpoints: Option<PathBuf>,
+}
+
+/// Which names and sites to test for throttling, and against which server.
+#[derive(Debug, Clone, Args)]
+pub struct ThrottlingTargetArgs {
+    /// The Kuzet throughput server, HOST:PORT (looked up once, before any timing).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+
+    /// The server's pinned key, sha256/BASE64.
+    #[arg(long, value_name = "sha256/KEY")]
+    pub pin: Option<String>,
+
+    /// The names (SNIs) to test, comma-separated [default: www.azattyq.org, rus.azattyq.org,
+    /// www.currenttime.tv, twitter.com].
+    #[arg(long, value_name = "SNI,...", value_delimiter = ',')]
+    pub targets: Vec<String>,
+
+    /// The control name [default: a random name under kuzet-control.invalid].
+    #[arg(long, value_name = "SNI")]
+    pub control: Option<String>,
+
+    /// Also compare a real site with a baseline URL (https). May be repeated.
+    #[arg(long = "passive", value_name = "URL=BASELINE_URL")]
+    pub passive: Vec<String>,
+
+    /// The throttling test's data budget in MB (each target also stops at 2.5 MB) [default:
+    /// 12.5].
+    #[arg(long = "budget-mb", value_name = "MB", value_parser = parse_budget_mb)]
+    pub budget_mb: Option<f64>,
+}
+
+/// Arguments of `kuzet run` without a suite.
+#[derive(Debug, Args)]
+pub struct RunAllArgs {
+    /// Lookups, certificates, timeouts, the probe's network.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// The network check.
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Budgets.
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+    /// Output and store.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Websites.
+    #[command(flatten)]
+    pub web: WebTargetArgs,
+    /// Messaging apps.
+    #[command(flatten)]
+    pub messaging: MessagingTargetArgs,
+    /// Throttling.
+    #[command(flatten)]
+    pub throttling: ThrottlingTargetArgs,
+}
+
+/// Arguments of `kuzet run throttling`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Without --targets, tests www.azattyq.org, rus.azattyq.org, www.currenttime.tv and \
+twitter.com. There is no public Kuzet throughput server yet: --server and --pin are needed for \
+SNI targets (kuzet-server --throughput ADDR prints its pin). --passive URL=BASELINE_URL compares \
+a real site with a baseline on comparable infrastructure and needs no server.
+
+Exit status: 0 when the test ran (whatever the verdicts), 1 when it could not run (server \
+unreachable, wrong pin), 130 when stopped by Ctrl-C or SIGTERM, 2 for bad arguments (nothing is \
+measured).")]
+pub struct RunThrottlingArgs {
+    /// What to test.
+    #[command(flatten)]
+    pub throttling: ThrottlingTargetArgs,
+    /// Lookups, certificates, timeouts, the probe's network.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// The network check.
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Budgets.
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+    /// Output and store.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Parses a data budget in MB: more than 0, at most 1000.
@@ -160,85 +386,73 @@ LIST: kz | global (Citizen Lab's lists, bundled; CC BY-NC-SA 4.0, Citizen Lab an
 or a FILE (Citizen Lab CSV, or one URL per line).
 
 Exit status: 0 when the run completed (blocked sites are results, not errors), 1 when it could \
-not complete, 2 for bad arguments or input (nothing is measured).")]
+not complete, 130 when stopped by Ctrl-C or SIGTERM (finished results are kept), 2 for bad \
+arguments or input (nothing is measured).")]
 pub struct RunWebArgs {
-    /// The test list: `kz`, `global` or a file.
-    #[arg(long, value_name = "LIST", default_value = "kz")]
-    pub list: String,
-
-    /// Only URLs in these categories (comma-separated codes, e.g. NEWS,HUMR,ANON).
-    #[arg(long = "category", value_name = "CODES", value_delimiter = ',')]
-    pub categories: Vec<String>,
-
-    /// Measure at most N URLs (the first N after filtering).
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
-
-    /// The web-connectivity test helper (OONI's protocol), e.g. https://th.example/.
-    /// Without one most verdicts are `undetermined`.
-    #[arg(long = "th", value_name = "URL")]
-    pub th: Option<String>,
-
-    /// The probe's resolver, whose answers decide DNS verdicts.
-    #[arg(long, value_name = "SPEC", default_value = "system")]
-    pub resolver: String,
-
-    /// An extra DNS-over-UDP resolver recorded beside the main one (e.g. udp://8.8.8.8).
-    #[arg(long = "udp-resolver", value_name = "SPEC")]
-    pub udp_resolver: Option<String>,
-
-    /// An extra DoH resolver recorded beside the main one.
-    #[arg(long = "doh-resolver", value_name = "SPEC")]
-    pub doh_resolver: Option<String>,
-
-    /// Timeout in seconds of each TCP connect, TLS handshake and HTTP round trip [default: 10].
-    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
-    pub timeout: Option<Duration>,
-
-    /// Timeout in seconds of each DNS lookup [default: 4].
-    #[arg(long = "dns-timeout", value_name = "SECS", value_parser = parse_timeout)]
-    pub dns_timeout: Option<Duration>,
-
-    /// Also trust the CA certificates in this PEM file (lab and self-hosted servers).
-    #[arg(long = "ca-file", value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-
-    /// The probe's country (ISO 3166 alpha-2, e.g. KZ); ZZ means unknown.
-    #[arg(long = "probe-cc", value_name = "CC", default_value = "ZZ", value_parser = parse_probe_cc)]
-    pub probe_cc: String,
-
-    /// The probe's network (e.g. AS9198); AS0 means unknown.
-    #[arg(long = "probe-asn", value_name = "ASN", default_value = "AS0", value_parser = parse_probe_asn)]
-    pub probe_asn: String,
-
-    /// How many URLs to measure at the same time.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_WEB_PARALLEL, value_parser = parse_parallel)]
-    pub parallel: usize,
-
-    /// Start no URL after this many seconds.
-    #[arg(long = "max-time", value_name = "SECS", default_value = "3600", value_parser = parse_budget_seconds)]
-    pub max_time: Duration,
-
-    /// Start no URL after this many MiB have been received.
-    #[arg(long = "max-mib", value_name = "MIB", default_value_t = 100)]
-    pub max_mib: u64,
-
-    /// Treat addresses in this network as public, not bogons (labs and private deployments).
-    /// May be repeated.
-    #[arg(long = "public-network", value_name = "CIDR")]
-    pub public_networks: Vec<String>,
-
-    /// Print one OONI measurement per line (JSON) instead of a table.
-    #[arg(long)]
-    pub json: bool,
-
-    /// Where results and measurements are kept.
+    /// What to measure.
     #[command(flatten)]
-    pub store: crate::commands::store_open::StoreArgs,
+    pub web: WebTargetArgs,
+    /// Lookups, certificates, timeouts, the probe's network.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// The network check.
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Budgets.
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+    /// Output and store.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
-    /// Keep nothing: the measurements are printed only, never stored nor queued for upload.
-    #[arg(long = "no-store")]
-    pub no_store: bool,
+/// Arguments of `kuzet run messaging`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+APPS: whatsapp, telegram, signal, facebook_messenger (all by default). Endpoints default to the \
+real services' (from OONI's probe-cli); --endpoints FILE takes JSON with any of the keys \
+whatsapp, telegram, signal, facebook_messenger (see core/src/experiment/messaging/endpoints.rs).
+
+Exit status: 0 when every app was measured (blocked apps are results, not errors), 1 when the \
+run could not complete, 130 when stopped by Ctrl-C or SIGTERM, 2 for bad arguments (nothing is \
+measured).")]
+pub struct RunMessagingArgs {
+    /// What to measure.
+    #[command(flatten)]
+    pub messaging: MessagingTargetArgs,
+    /// Lookups, certificates, timeouts, the probe's network.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// The network check.
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Budgets.
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+    /// Output and store.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `kuzet run connectivity`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Statuses: ok, local_device, local_link, captive_or_injection, data_blackout, \
+international_cut, whitelist_mode, service_block. Each describes what this device observed, \
+never the whole network.
+
+Exit status: 0 when the check completed (an outage is a result, not an error), 1 when it \
+could not, 2 for bad arguments or input.")]
+pub struct RunConnectivityArgs {
+    /// The check.
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Lookups, certificates, timeouts, the probe's network.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Output and store.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// The default number of websites measured at the same time.
@@ -264,7 +478,8 @@ pub fn parse_budget_seconds(text: &str) -> Result<Duration, String> {
 Resolver SPEC: system | udp://IP[:PORT] | https://HOST/PATH (DoH) | dot://IP[:PORT][?sni=NAME]
 
 Exit status: 0 when every URL was measured (a URL that failed to load is a result, not an \
-error), 1 when the run could not complete, 2 for bad arguments or input (nothing is measured).")]
+error), 1 when the run could not complete, 130 when stopped by Ctrl-C or SIGTERM (finished \
+results are kept), 2 for bad arguments or input (nothing is measured).")]
 pub struct MeasureArgs {
     /// URLs to measure (http or https), measured before those read from files.
     #[arg(value_name = "URL")]
@@ -275,49 +490,21 @@ pub struct MeasureArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Print one OONI measurement per line (JSON) instead of a table.
-    #[arg(long)]
-    pub json: bool,
-
-    /// The resolver used for every lookup.
-    #[arg(long, value_name = "SPEC", default_value = "system")]
-    pub resolver: String,
-
-    /// Timeout in seconds of each TCP connect, TLS handshake and HTTP round trip [default: 10].
-    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
-    pub timeout: Option<Duration>,
-
-    /// Timeout in seconds of each DNS lookup [default: 4].
-    #[arg(long = "dns-timeout", value_name = "SECS", value_parser = parse_timeout)]
-    pub dns_timeout: Option<Duration>,
-
-    /// Also trust the CA certificates in this PEM file (lab and self-hosted servers).
-    #[arg(long = "ca-file", value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-
-    /// The probe's country (ISO 3166 alpha-2, e.g. KZ); ZZ means unknown.
-    #[arg(long = "probe-cc", value_name = "CC", default_value = "ZZ", value_parser = parse_probe_cc)]
-    pub probe_cc: String,
-
-    /// The probe's network (e.g. AS9198); AS0 means unknown.
-    #[arg(long = "probe-asn", value_name = "ASN", default_value = "AS0", value_parser = parse_probe_asn)]
-    pub probe_asn: String,
-
-    /// How many URLs to measure at the same time.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL, value_parser = parse_parallel)]
-    pub parallel: usize,
-
-    /// Where results and measurements are kept.
+    /// Lookups, certificates, timeouts, the probe's network.
     #[command(flatten)]
-    pub store: crate::commands::store_open::StoreArgs,
+    pub settings: SettingsArgs,
 
-    /// Keep nothing: the measurements are printed only, never stored nor uploaded.
-    #[arg(long = "no-store", conflicts_with = "upload")]
-    pub no_store: bool,
+    /// Budgets.
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+
+    /// Output and store.
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// After measuring, upload the stored measurements to the collector (measurements of an
     /// unknown network, without --probe-cc and --probe-asn, stay held).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_store")]
     pub upload: bool,
 
     /// The collector for --upload [default: https://api.ooni.io/].
@@ -398,14 +585,14 @@ mod tests {
         let args = parse(&["measure", "https://example.org/"]).expect("parses");
         assert_eq!(args.urls, ["https://example.org/"]);
         assert!(args.files.is_empty());
-        assert!(!args.json);
-        assert_eq!(args.resolver, "system");
-        assert_eq!(args.timeout, None);
-        assert_eq!(args.dns_timeout, None);
-        assert_eq!(args.ca_file, None);
-        assert_eq!(args.probe_cc, "ZZ");
-        assert_eq!(args.probe_asn, "AS0");
-        assert_eq!(args.parallel, DEFAULT_PARALLEL);
+        assert!(!args.output.json);
+        assert_eq!(args.settings.resolver, None);
+        assert_eq!(args.settings.timeout, None);
+        assert_eq!(args.settings.dns_timeout, None);
+        assert_eq!(args.settings.ca_file, None);
+        assert_eq!(args.settings.probe_cc, "ZZ");
+        assert_eq!(args.settings.probe_asn, "AS0");
+        assert_eq!(args.budget.parallel, None);
     }
 
     #[test]
@@ -437,14 +624,14 @@ mod tests {
         .expect("parses");
         assert_eq!(args.urls, ["http://a.example/", "http://b.example/"]);
         assert_eq!(args.files, [PathBuf::from("a.txt"), PathBuf::from("b.txt")]);
-        assert!(args.json);
-        assert_eq!(args.resolver, "udp://9.9.9.9");
-        assert_eq!(args.timeout, Some(Duration::from_millis(2500)));
-        assert_eq!(args.dns_timeout, Some(Duration::from_secs(1)));
-        assert_eq!(args.ca_file, Some(PathBuf::from("lab.pem")));
-        assert_eq!(args.probe_cc, "KZ");
-        assert_eq!(args.probe_asn, "AS9198");
-        assert_eq!(args.parallel, 16);
+        assert!(args.output.json);
+        assert_eq!(args.settings.resolver.as_deref(), Some("udp://9.9.9.9"));
+        assert_eq!(args.settings.timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(args.settings.dns_timeout, Some(Duration::from_secs(1)));
+        assert_eq!(args.settings.ca_file, Some(PathBuf::from("lab.pem")));
+        assert_eq!(args.settings.probe_cc, "KZ");
+        assert_eq!(args.settings.probe_asn, "AS9198");
+        assert_eq!(args.budget.parallel, Some(16));
     }
 
     #[test]

@@ -53,18 +53,43 @@ pub fn url_lines(text: &str) -> Vec<(usize, &str)> {
         .collect()
 }
 
+/// The most bytes read from a file given on the command line (a URL list, anchors, endpoints):
+/// a device or a FIFO (`/dev/zero`) is refused at this size instead of filling memory.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// Reads a text file given to `flag`, at most [`MAX_INPUT_BYTES`] (`-` is standard input).
+pub fn read_bounded(path: &Path, flag: &str) -> Result<String, CliError> {
+    let what = if path.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path)
+                .map_err(|e| CliError::Usage(format!("{flag}: cannot read {what}: {e}")))?,
+        )
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::Usage(format!("{flag}: cannot read {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(CliError::Usage(format!(
+            "{flag}: {what} is larger than {} MiB",
+            MAX_INPUT_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| CliError::Usage(format!("{flag}: {what} is not UTF-8 text")))
+}
+
 /// Reads a URL list from `path` (`-` is standard input) and returns its URLs, unchecked.
 pub fn read_url_file(path: &Path) -> Result<Vec<InputUrl>, CliError> {
-    let text = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::Usage(format!("cannot read URLs from standard input: {e}")))?;
-        text
-    } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| CliError::Usage(format!("cannot read URL file {}: {e}", path.display())))?
-    };
+    let text = read_bounded(path, "--file")?;
     Ok(url_lines(&text)
         .into_iter()
         .map(|(line, url)| InputUrl {

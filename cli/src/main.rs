@@ -6,15 +6,16 @@
 //! filtered by `RUST_LOG` (default `warn`).
 
 mod args;
+mod client;
 mod commands;
 mod error;
 mod input;
 mod output;
+mod plan;
 mod settings;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::Parser;
@@ -27,29 +28,14 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::args::Cli;
 use crate::error::CliError;
 
-/// How long the runtime may take to stop its last tasks (e.g. a lookup still blocked in
-/// getaddrinfo after the output was closed).
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            return fail(&CliError::Run(format!(
-                "cannot start the async runtime: {e}"
-            )))
-        }
-    };
-    let result = runtime.block_on(commands::run(cli.command));
-    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    // The library's one runtime: runs started here and the command's own waiting share it.
+    let result = kuzet_core::runtime::runtime().block_on(commands::run(cli.command));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
@@ -58,7 +44,10 @@ fn main() -> ExitCode {
 
 /// Prints `kuzet: error: ...` and returns the error's exit status.
 fn fail(error: &CliError) -> ExitCode {
-    eprintln!("kuzet: error: {error}");
+    match error {
+        CliError::Interrupted(message) => eprintln!("kuzet: {message}"),
+        other => eprintln!("kuzet: error: {other}"),
+    }
     error.exit_code()
 }
 

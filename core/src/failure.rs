@@ -48,6 +48,13 @@ macro_rules! failures {
     };
 }
 
+// Across the FFI a failure is its OONI string (`connection_reset`, `unknown_failure: ...`).
+#[cfg(feature = "uniffi")]
+uniffi::custom_type!(Failure, String, {
+    lower: |failure| failure.as_str().into_owned(),
+    try_lift: |text| Ok(Failure::parse(&text)),
+});
+
 failures! {
     /// The name does not exist (NXDOMAIN).
     DnsNxdomain => "dns_nxdomain_error",

@@ -12,6 +12,8 @@ mod ordered;
 pub mod probe;
 pub mod random;
 pub mod report;
+pub mod runtime;
+pub mod session;
 pub mod store;
 pub mod testlists;
 pub mod th;
@@ -20,6 +22,9 @@ pub mod upload;
 pub use clock::MeasurementClock;
 pub use error::{Error, Result};
 pub use failure::Failure;
+
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("kuzet_core");
 
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

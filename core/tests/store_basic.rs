@@ -7,7 +7,7 @@ use std::sync::Arc;
 use kuzet_core::report::ProbeNetwork;
 use kuzet_core::store::{
     DeliveryState, ManualClock, NetworkType, NewTransition, Store, StoreError, StorePolicy,
-    VerdictKind, DATABASE_FILE_NAME,
+    DATABASE_FILE_NAME,
 };
 use store_support::{all_bytes, contains, kz, measurement, ok, run};
 
@@ -31,7 +31,9 @@ fn recorded_measurements_survive_a_reopen_with_their_history() {
                 recorded.measurement_id
             })
             .collect();
-        store.finish_run(run_id).unwrap();
+        store
+            .finish_run(run_id, "cancelled", &serde_json::json!([{"target": "x"}]))
+            .unwrap();
     }
     let store = Store::open(dir.path(), StorePolicy::default()).unwrap();
     let runs = store.runs(10).unwrap();
@@ -41,14 +43,16 @@ fn recorded_measurements_survive_a_reopen_with_their_history() {
     assert_eq!(summary.run.probe_asn, "AS9198");
     assert_eq!(summary.run.network_type, NetworkType::Wifi);
     assert!(summary.run.finished_at_ms.is_some());
-    assert_eq!(
-        (summary.results, summary.ok, summary.undelivered),
-        (3, 3, 3)
-    );
+    assert_eq!(summary.run.status.as_deref(), Some("cancelled"));
+    assert_eq!(summary.run.not_measured[0]["target"], "x");
+    assert_eq!((summary.results, summary.undelivered), (3, 3));
+    assert_eq!(summary.groups, vec![("ok".to_string(), 3)]);
     let results = store.results(run_id).unwrap();
     assert_eq!(results.len(), 3);
     assert_eq!(results[1].target, "https://site1.example/");
-    assert_eq!(results[1].verdict, VerdictKind::Ok);
+    assert_eq!(results[1].word, "ok");
+    assert_eq!(results[1].group, "ok");
+    assert_eq!(results[1].detail_version, 2);
     assert_eq!(results[1].detail["status_code"], 200);
     assert_eq!(results[1].delivery, Some(DeliveryState::Pending));
     for id in &ids {

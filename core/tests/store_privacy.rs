@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::report::Measurement;
-use kuzet_core::store::{Store, StorePolicy, UploadPolicy, Verdict, VerdictKind};
+use kuzet_core::store::{Store, StorePolicy, UploadPolicy, Verdict};
 use kuzet_core::upload::{flush, FlushOptions, HttpUploader, UploadManager};
 use kuzet_e2e::fixtures::collector_faults::CollectorDouble;
 use store_support::{all_bytes, contains, kz, measurement, run};
@@ -64,10 +64,12 @@ fn planted(ip: &str, n: usize) -> (Measurement, Verdict) {
     m.annotations
         .insert("note".to_string(), format!("seen from {ip}").into());
     let verdict = Verdict {
-        kind: VerdictKind::Anomaly,
+        word: "undetermined".to_string(),
+        group: "unclear".to_string(),
         target: url.clone(),
         failure: Some(format!("connection to {ip} reset")),
         detail: serde_json::json!({"seen": ip, "list": [ip]}),
+        detail_version: 2,
     };
     (m, verdict)
 }

@@ -154,45 +154,57 @@ async fn a_reset_handshake_is_blocked_not_throttled() {
     let report = run(&config(&fixture, &[TARGET])).await.unwrap();
     let result = &report.results[0];
     match &result.verdict {
-        ThrottlingVerdict::Inconclusive { why } => assert!(why.starts_with("blocked"), "{why}"),
+        ThrottlingVerdict::Blocked { step, failure } => {
+            assert_eq!(step, "tls_handshake");
+            assert_eq!(failure, "connection_reset");
+        }
         other => panic!("{other:?}"),
     }
-    assert!(result.evidence.blocked.is_some());
-    assert_eq!(
-        result.measurement.test_keys["x_throttling"]["blocked"],
-        true
-    );
+    let x = &result.measurement.test_keys["x_throttling"];
+    assert_eq!(x["verdict"], "blocked");
+    assert_eq!(x["blocked"], true);
+    assert_eq!(x["blocked_failure"], "connection_reset");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_pin_is_a_clear_failure() {
+async fn a_wrong_pin_is_inconclusive_and_names_the_key() {
     let fixture = ThroughputFixture::start(Rules::new()).await;
     let mut config = config(&fixture, &[TARGET]);
     config.pin = SpkiPin::of_spki(b"not the server's key");
-    let error = run(&config).await.unwrap_err();
-    assert!(
-        matches!(error, ThrottlingError::PinMismatch { .. }),
-        "{error:?}"
-    );
-    let text = error.to_string();
-    assert!(
-        text.contains(&fixture.pin),
-        "names the key presented: {text}"
+    let report = run(&config).await.unwrap();
+    // The measurement is kept (evidence of a wrong pin, or of interception), and no further
+    // target is measured against that server.
+    let result = &report.results[0];
+    assert!(result.evidence.server_unusable);
+    match &result.verdict {
+        ThrottlingVerdict::Inconclusive { why } => {
+            assert!(why.contains("another key"), "{why}");
+            assert!(why.contains(&fixture.pin), "names the key presented: {why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        result.measurement.test_keys["x_throttling"]["verdict"],
+        "inconclusive"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_server_is_a_failure_not_a_verdict() {
+async fn an_unreachable_server_is_inconclusive_and_ends_the_run() {
     let fixture = ThroughputFixture::start(Rules::new()).await;
     let mut config = config(&fixture, &[TARGET]);
     drop(fixture);
     tokio::time::sleep(Duration::from_millis(50)).await;
     config.connect_timeout = Duration::from_secs(2);
-    let error = run(&config).await.unwrap_err();
-    assert!(
-        matches!(error, ThrottlingError::ServerUnreachable { .. }),
-        "{error:?}"
-    );
+    let report = run(&config).await.unwrap();
+    let result = &report.results[0];
+    assert!(result.evidence.server_unusable);
+    match &result.verdict {
+        ThrottlingVerdict::Inconclusive { why } => {
+            assert!(why.contains("could not be reached"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

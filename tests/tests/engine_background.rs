@@ -94,8 +94,10 @@ async fn measure_twice(engine: &Engine, site: &WebServer) {
         .await
         .unwrap();
     assert_eq!(summary.results.len(), 2);
-    let pending = engine.pending_uploads().unwrap();
-    assert_eq!(pending.len(), 2);
+    // The two results, and the run's network check: the timeline's first status, a
+    // transition whose measurement is queued too.
+    let pending = engine.pending_uploads().await.unwrap();
+    assert_eq!(pending.len(), 3);
     assert!(pending.iter().all(|p| p.state == DeliveryState::Pending));
 }
 
@@ -111,14 +113,15 @@ async fn a_background_cycle_uploads_the_outbox_to_the_collector() {
     let summary = engine.background_cycle(request()).await.unwrap();
     assert!(summary.connectivity_checked);
     assert_eq!(summary.connectivity, Some(ConnectivityStatus::Ok));
-    // The check's first status is a transition: its measurement is uploaded too.
-    assert!(summary.timeline_changed);
+    // The run's own check already recorded `ok`: no change, and its measurement is uploaded
+    // with the two results.
+    assert!(!summary.timeline_changed);
     assert_eq!(summary.uploaded, 3);
     assert_eq!(summary.upload_failures, 0);
     assert_eq!(summary.pending, 0);
     assert_eq!(summary.next_run_in, DEFAULT_BACKGROUND_INTERVAL);
-    assert!(engine.pending_uploads().unwrap().is_empty());
-    let history = engine.results_history(0, 10).unwrap();
+    assert!(engine.pending_uploads().await.unwrap().is_empty());
+    let history = engine.results_history(0, 10).await.unwrap();
     assert!(history
         .items
         .iter()
@@ -167,10 +170,10 @@ async fn the_platform_uploader_is_used_when_set_and_failures_stay_pending() {
         .unwrap();
     assert_eq!(summary.uploaded, 0);
     assert!(summary.upload_failures > 0);
-    // The two measurements, and the check's first status.
+    // The two measurements, and the run's check's first status.
     assert_eq!(summary.pending, 3);
     assert!(summary.next_run_in < DEFAULT_BACKGROUND_INTERVAL);
-    let pending = offline.pending_uploads().unwrap();
+    let pending = offline.pending_uploads().await.unwrap();
     assert!(
         pending.iter().any(|p| p.last_error.is_some()),
         "{pending:?}"
@@ -223,7 +226,8 @@ async fn in_a_data_blackout_the_cycle_records_it_and_does_not_try_to_upload() {
     measure_twice(&engine, &site).await;
     let summary = engine.background_cycle(request()).await.unwrap();
     assert_eq!(summary.connectivity, Some(ConnectivityStatus::DataBlackout));
-    assert!(summary.timeline_changed);
+    // The run before already recorded the blackout (its results, pages that loaded, stand).
+    assert!(!summary.timeline_changed);
     // The engine wants to look again soon, to record when the blackout ends.
     assert_eq!(summary.next_run_in, kuzet_core::engine::WATCH_INTERVAL);
     // No upload was attempted: nothing failed, everything (the blackout's record too) waits.
@@ -231,6 +235,7 @@ async fn in_a_data_blackout_the_cycle_records_it_and_does_not_try_to_upload() {
     assert_eq!(summary.pending, 3);
     assert!(engine
         .pending_uploads()
+        .await
         .unwrap()
         .iter()
         .all(|p| p.attempts == 0));

@@ -1,15 +1,19 @@
 //! The engine's web suite against local sites and the real test helper (`kuzet-server`'s
 //! oohelperd endpoint, served in process on 127.0.0.1): web_connectivity verdicts, their plain
-//! words, and moving on to the next test helper when one does not answer.
+//! words (the same live and in the history), and moving on to the next test helper when one
+//! does not answer.
 
 use std::sync::Arc;
 
 use kuzet_core::engine::{
     parse_service_url, Engine, EngineConfig, NetworkContext, NetworkContextProvider, NetworkKind,
-    NoListener, RunRequest, RunStatus, Suite, Verdict,
+    RunRequest, RunStatus, Suite, Verdict, VerdictGroup,
 };
+use kuzet_core::experiment::web_connectivity::Verdict as WebVerdict;
 use kuzet_core::probe::dns::DnsTransport;
 use kuzet_core::report::Software;
+use kuzet_e2e::fixtures::anchors::Anchors;
+use kuzet_e2e::fixtures::listener::Heard;
 use kuzet_e2e::fixtures::tcp::closed_port;
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
 use kuzet_server::router::Router;
@@ -42,7 +46,12 @@ async fn start_helper() -> Helper {
     }
 }
 
-fn engine(dir: &tempfile::TempDir, helpers: &[String], parallelism: usize) -> Engine {
+fn engine(
+    dir: &tempfile::TempDir,
+    anchors: &Anchors,
+    helpers: &[String],
+    parallelism: usize,
+) -> Engine {
     let mut config = EngineConfig::new(
         dir.path().join("kuzet"),
         Software {
@@ -55,6 +64,7 @@ fn engine(dir: &tempfile::TempDir, helpers: &[String], parallelism: usize) -> En
         .map(|url| parse_service_url("test helper URL", url).unwrap())
         .collect();
     config.parallelism = parallelism;
+    config.connectivity = anchors.config();
     Engine::new(config).unwrap()
 }
 
@@ -88,29 +98,40 @@ async fn with_a_test_helper_pages_are_accessible_and_a_dead_site_is_down() {
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let engine = engine(&dir, std::slice::from_ref(&helper.url), 1);
+    let anchors = Anchors::up();
+    let engine = engine(&dir, &anchors, std::slice::from_ref(&helper.url), 1);
     engine.set_network_provider(Some(Arc::new(Beeline)));
     let dead = format!("http://127.0.0.1:{}/", closed_port());
-    let urls = vec![site.url("http", "/"), site.url("http", "/missing"), dead];
-    let summary = engine
-        .run(web(urls.clone()), Arc::new(NoListener))
-        .await
-        .unwrap();
+    let urls = vec![
+        site.url("http", "/"),
+        site.url("http", "/missing"),
+        dead.clone(),
+    ];
+    let heard = Arc::new(Heard::default());
+    let summary = engine.run(web(urls.clone()), heard.clone()).await.unwrap();
     assert_eq!(summary.status, RunStatus::Completed);
     assert_eq!(summary.results.len(), 3);
+    assert_eq!(
+        summary.network,
+        Some(kuzet_core::experiment::connectivity::ConnectivityStatus::Ok)
+    );
 
-    let page = &summary.results[0];
-    assert_eq!(page.verdict, Verdict::Accessible, "{page:?}");
-    assert_eq!(page.verdict_detail, "ok");
-    assert_eq!(page.blocking, None);
+    let (page, measurement) = heard.result(&urls[0]);
+    assert_eq!(page.verdict, Verdict::Web(WebVerdict::Ok), "{page:?}");
+    assert_eq!(page.word, "ok");
+    assert_eq!(page.group, VerdictGroup::Ok);
     assert!(
         page.explanation
             .starts_with("127.0.0.1 loaded normally (HTTP 200) in "),
         "{}",
         page.explanation
     );
-    let measurement: serde_json::Value = serde_json::from_str(&page.measurement_json).unwrap();
+    let measurement = serde_json::to_value(&measurement).unwrap();
     assert_eq!(measurement["test_name"], "web_connectivity");
+    assert_eq!(
+        measurement["test_keys"]["x_network"]["before"]["status"],
+        "ok"
+    );
     assert_eq!(measurement["test_keys"]["x_verdict"]["kind"], "ok");
     assert_eq!(
         measurement["test_keys"]["control_failure"],
@@ -124,8 +145,8 @@ async fn with_a_test_helper_pages_are_accessible_and_a_dead_site_is_down() {
     assert_eq!(measurement["probe_cc"], "KZ");
 
     // The same 404 from the helper's network: the site answers, it is not blocked.
-    let missing = &summary.results[1];
-    assert_eq!(missing.verdict, Verdict::Accessible, "{missing:?}");
+    let (missing, _) = heard.result(&urls[1]);
+    assert_eq!(missing.word, "ok", "{missing:?}");
     assert_eq!(missing.status_code, Some(404));
     assert!(
         missing.explanation.contains("HTTP 404"),
@@ -133,10 +154,17 @@ async fn with_a_test_helper_pages_are_accessible_and_a_dead_site_is_down() {
         missing.explanation
     );
 
-    let down = &summary.results[2];
-    assert_eq!(down.verdict, Verdict::Down, "{down:?}");
-    assert_eq!(down.verdict_detail, "site down");
+    let (down, measurement) = heard.result(&dead);
+    assert_eq!(down.verdict, Verdict::Web(WebVerdict::SiteDown), "{down:?}");
+    assert_eq!(down.word, "site_down");
+    assert_eq!(down.group, VerdictGroup::Down);
     assert_eq!(down.failure.as_deref(), Some("connection_refused"));
+    // A claim: held until a check after it confirmed the network worked.
+    assert_eq!(measurement.test_keys["x_network"]["after"]["status"], "ok");
+    assert_eq!(
+        measurement.test_keys["x_verdict"]["kind"],
+        down.word.as_str()
+    );
     assert!(
         down.explanation
             .contains("the site seems down for everyone"),
@@ -144,17 +172,24 @@ async fn with_a_test_helper_pages_are_accessible_and_a_dead_site_is_down() {
         down.explanation
     );
 
-    // The history keeps the engine's verdict.
-    let history = engine.results_history_async(0, 10).await.unwrap();
-    let verdicts: Vec<Verdict> = history
+    // The history keeps the run's own words and explanations.
+    let history = engine.results_history(0, 10).await.unwrap();
+    let mut stored: Vec<(String, String, String)> = history
         .items
         .iter()
-        .map(kuzet_core::engine::result_verdict)
+        .map(|item| {
+            let r = &item.result;
+            (r.target.clone(), r.word.clone(), r.explanation.clone())
+        })
         .collect();
-    assert_eq!(
-        verdicts,
-        vec![Verdict::Down, Verdict::Accessible, Verdict::Accessible]
-    );
+    stored.sort();
+    let mut live: Vec<(String, String, String)> = heard
+        .results()
+        .into_iter()
+        .map(|(r, _)| (r.target, r.word, r.explanation))
+        .collect();
+    live.sort();
+    assert_eq!(stored, live);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,20 +197,30 @@ async fn when_a_test_helper_does_not_answer_the_next_urls_use_the_next_one() {
     let helper = start_helper().await;
     let site = WebServer::http(Routes::new().page("/", 200, "home")).await;
     let dir = tempfile::tempdir().unwrap();
+    let anchors = Anchors::up();
     let gone = format!("http://127.0.0.1:{}/", closed_port());
-    let engine = engine(&dir, &[gone.clone(), helper.url.clone()], 1);
+    let engine = engine(&dir, &anchors, &[gone.clone(), helper.url.clone()], 1);
     let urls = vec![
         site.url("http", "/"),
         site.url("http", "/"),
         site.url("http", "/"),
     ];
-    let summary = engine.run(web(urls), Arc::new(NoListener)).await.unwrap();
+    let heard = Arc::new(Heard::default());
+    let summary = engine.run(web(urls.clone()), heard.clone()).await.unwrap();
     assert_eq!(summary.results.len(), 3);
 
     // The first URL went to the helper that is not there: it loaded, but nothing proves the
     // page genuine.
-    let first = &summary.results[0];
-    assert_eq!(first.verdict, Verdict::Undetermined, "{first:?}");
+    // It is a claim, so it is reported once a check after it confirmed the network: after the
+    // two that loaded.
+    let mut results = heard.results();
+    let first_measured = results
+        .iter()
+        .position(|(_, m)| m.test_keys["x_verdict"]["kind"] == "undetermined")
+        .expect("the URL measured through the missing helper");
+    let (first, measurement) = results.remove(first_measured);
+    assert_eq!(first.word, "undetermined", "{first:?}");
+    assert_eq!(measurement.test_keys["x_network"]["after"]["status"], "ok");
     assert!(
         first
             .explanation
@@ -183,14 +228,14 @@ async fn when_a_test_helper_does_not_answer_the_next_urls_use_the_next_one() {
         "{}",
         first.explanation
     );
-    let measurement: serde_json::Value = serde_json::from_str(&first.measurement_json).unwrap();
+    let measurement = serde_json::to_value(&measurement).unwrap();
     assert_eq!(
         measurement["test_helpers"]["backend"]["address"],
         gone.as_str()
     );
-    for later in &summary.results[1..] {
-        assert_eq!(later.verdict, Verdict::Accessible, "{later:?}");
-        let measurement: serde_json::Value = serde_json::from_str(&later.measurement_json).unwrap();
+    for (later, measurement) in &results {
+        assert_eq!(later.word, "ok", "{later:?}");
+        let measurement = serde_json::to_value(measurement).unwrap();
         assert_eq!(
             measurement["test_helpers"]["backend"]["address"],
             helper.url.as_str()

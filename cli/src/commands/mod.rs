@@ -4,28 +4,20 @@ pub mod measure;
 pub mod queue;
 pub mod recover;
 pub mod results;
-pub mod run_connectivity;
-pub mod run_messaging;
-pub mod run_throttling;
-pub mod run_web;
+pub mod run;
 pub mod store_open;
 pub mod upload;
 pub mod watch;
 pub mod wipe;
 
-use crate::args::{Command, Suite};
+use crate::args::Command;
 use crate::error::CliError;
 
 /// Runs a subcommand.
 pub async fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Measure(args) => measure::execute(args).await,
-        Command::Run(run) => match run.suite {
-            Suite::Web(args) => run_web::execute(args).await,
-            Suite::Throttling(args) => run_throttling::execute(args).await,
-            Suite::Connectivity(args) => run_connectivity::execute(args).await,
-            Suite::Messaging(args) => run_messaging::execute(args).await,
-        },
+        Command::Run(args) => run::execute(args).await,
         Command::Results(args) => results::execute(args).await,
         Command::Queue(args) => queue::execute(args).await,
         Command::Upload(args) => upload::execute(args).await,

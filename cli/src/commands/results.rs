@@ -1,6 +1,9 @@
-//! `kuzet results`: the results history: past runs, or the verdict on each target of a run.
+//! `kuzet results`: the results history: past runs, or the verdict on each target of a run,
+//! with the same words the run printed and uploaded (read back from the store's typed records,
+//! `kuzet_core::session::history`).
 
 use clap::Args;
+use kuzet_core::session::history::read_item;
 use kuzet_core::store::{format_ms, NetworkType, RunSummary};
 
 use super::store_open::{blocking, columns, open_existing, state_label, store_error, StoreArgs};
@@ -38,6 +41,28 @@ fn network(summary: &RunSummary) -> String {
     text
 }
 
+/// How a run ended, as recorded.
+fn status(run: &kuzet_core::store::Run) -> String {
+    match (&run.status, run.finished_at_ms) {
+        (Some(status), _) => status.clone(),
+        (None, Some(_)) => "finished".to_string(),
+        (None, None) => "not finished".to_string(),
+    }
+}
+
+/// `2 blocked, 5 ok`: the run's results by verdict group.
+fn groups(summary: &RunSummary) -> String {
+    if summary.groups.is_empty() {
+        return "-".to_string();
+    }
+    summary
+        .groups
+        .iter()
+        .map(|(group, n)| format!("{n} {group}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Runs `kuzet results`.
 pub async fn execute(args: ResultsArgs) -> Result<(), CliError> {
     let dir = args.store.dir()?;
@@ -70,11 +95,9 @@ pub async fn execute(args: ResultsArgs) -> Result<(), CliError> {
                             format_ms(s.run.started_at_ms),
                             s.run.suite.clone(),
                             network(s),
+                            status(&s.run),
                             s.results.to_string(),
-                            s.ok.to_string(),
-                            s.anomaly.to_string(),
-                            s.blocked.to_string(),
-                            s.failed.to_string(),
+                            groups(s),
                             format!("{}/{}", s.delivered, s.delivered + s.undelivered),
                         ]
                     })
@@ -85,22 +108,25 @@ pub async fn execute(args: ResultsArgs) -> Result<(), CliError> {
                         "STARTED (UTC)",
                         "SUITE",
                         "NETWORK",
+                        "STATUS",
                         "RESULTS",
-                        "OK",
-                        "ANOMALY",
-                        "BLOCKED",
-                        "FAILED",
+                        "GROUPS",
                         "UPLOADED",
                     ],
                     &rows,
-                    &[0, 4, 5, 6, 7, 8, 9],
+                    &[0, 5, 7],
                 ) + "Details of a run: kuzet results --run ID\n"
             }
         }
         Some(id) => {
             let (run, results) = blocking(move || {
                 let run = store.run(id).map_err(store_error)?;
-                let results = store.results(id).map_err(store_error)?;
+                let results = store
+                    .results(id)
+                    .map_err(store_error)?
+                    .iter()
+                    .filter_map(|record| read_item(&store, record))
+                    .collect::<Vec<_>>();
                 Ok((run, results))
             })
             .await?;
@@ -110,44 +136,92 @@ pub async fn execute(args: ResultsArgs) -> Result<(), CliError> {
                 )));
             };
             if args.json {
-                let value = serde_json::json!({ "run": run, "results": results });
+                let items: Vec<serde_json::Value> = results
+                    .iter()
+                    .map(|item| {
+                        let r = &item.result;
+                        serde_json::json!({
+                            "measurement_id": r.measurement_id,
+                            "suite": r.suite(),
+                            "target": r.target,
+                            "verdict": r.word,
+                            "group": r.group,
+                            "detail": r.verdict,
+                            "explanation": r.explanation,
+                            "failed_operation": r.failed_operation,
+                            "failure": r.failure,
+                            "status_code": r.status_code,
+                            "bytes_received": r.bytes_received,
+                            "runtime_ms": r.runtime.as_millis() as u64,
+                            "upload": state_label(item.delivery),
+                        })
+                    })
+                    .collect();
+                let value = serde_json::json!({ "run": run, "results": items });
                 serde_json::to_string_pretty(&value).map_err(|e| CliError::Run(e.to_string()))?
                     + "\n"
             } else {
-                let finished = run
-                    .finished_at_ms
-                    .map(format_ms)
-                    .unwrap_or_else(|| "not finished".to_string());
+                let ended = match (&run.status, run.finished_at_ms) {
+                    (Some(status), Some(at)) => format!("{status} {} UTC", format_ms(at)),
+                    (None, Some(at)) => format!("finished {} UTC", format_ms(at)),
+                    (_, None) => "not finished (still running, or stopped before it could \
+                                  record its end)"
+                        .to_string(),
+                };
                 let mut text = format!(
-                    "Run {}: {} on {} {} ({}), started {} UTC, finished {}\n",
+                    "Run {}: {} on {} {} ({}), started {} UTC, {}\n",
                     run.id,
                     run.suite,
                     run.probe_asn,
                     run.probe_cc,
                     run.network_type.as_str(),
                     format_ms(run.started_at_ms),
-                    finished,
+                    ended,
                 );
                 let rows: Vec<Vec<String>> = results
                     .iter()
-                    .map(|r| {
+                    .map(|item| {
+                        let r = &item.result;
                         vec![
                             truncate(&r.target, 60),
-                            r.verdict.as_str().to_string(),
+                            r.word.clone(),
                             r.failure
                                 .as_deref()
                                 .map(|f| truncate(f, 50))
                                 .unwrap_or_else(|| "-".into()),
-                            state_label(r.delivery).to_string(),
+                            state_label(item.delivery).to_string(),
                             r.measurement_id.clone(),
+                            r.explanation.clone(),
                         ]
                     })
                     .collect();
                 text.push_str(&columns(
-                    &["TARGET", "VERDICT", "FAILURE", "UPLOAD", "MEASUREMENT"],
+                    &[
+                        "TARGET",
+                        "VERDICT",
+                        "FAILURE",
+                        "UPLOAD",
+                        "MEASUREMENT",
+                        "EXPLANATION",
+                    ],
                     &rows,
                     &[],
                 ));
+                let not_measured: Vec<String> = run
+                    .not_measured
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.get("target").and_then(|t| t.as_str()))
+                    .map(str::to_string)
+                    .collect();
+                if !not_measured.is_empty() {
+                    text.push_str(&format!(
+                        "not measured ({}): {}\n",
+                        not_measured.len(),
+                        not_measured.join(", ")
+                    ));
+                }
                 text
             }
         }

@@ -1,18 +1,16 @@
-//! Where the CLI keeps its store, opening it, recording `kuzet measure` results in it, and
-//! uploading from it: shared by `measure`, `results`, `queue`, `upload`, `wipe`, `recover`.
+//! Where the CLI keeps its store, opening it (results of earlier versions are upgraded then),
+//! and uploading from it: shared by the commands that measure and by `results`, `queue`,
+//! `upload`, `wipe`, `recover`. Results are recorded by the run itself
+//! (`kuzet_core::session`), never here.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use kuzet_core::experiment::urlgetter::UrlGetterResult;
-use kuzet_core::experiment::web_connectivity::WebConnectivityResult;
 use kuzet_core::net::trust::TrustAnchors;
-use kuzet_core::report::{Measurement, ProbeNetwork};
 use kuzet_core::store::{
-    format_ms, DeliveryState, NetworkType, NewRun, RunId, Store, StoreError, StorePolicy, Verdict,
-    VerdictKind, DATABASE_FILE_NAME,
+    format_ms, DeliveryState, Store, StoreError, StorePolicy, DATABASE_FILE_NAME,
 };
 use kuzet_core::upload::{
     flush, FlushOptions, FlushReport, HttpUploader, UploadManager, UploadPolicy,
@@ -84,12 +82,16 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| CliError::Run(format!("the store task failed: {e}")))?
 }
 
-/// Opens (or creates) the store in `dir` for writing.
+/// Opens (or creates) the store in `dir` for writing, upgrading results recorded by earlier
+/// versions.
 pub async fn open(dir: PathBuf) -> Result<Arc<Store>, CliError> {
     blocking(move || {
-        Store::open(&dir, StorePolicy::default())
+        kuzet_core::session::open_store(&dir, StorePolicy::default())
             .map(Arc::new)
-            .map_err(store_error)
+            .map_err(|e| match e {
+                kuzet_core::session::SessionError::Store(error) => store_error(error),
+                other => CliError::Run(other.to_string()),
+            })
     })
     .await
 }
@@ -101,121 +103,18 @@ pub async fn open_existing(dir: PathBuf) -> Result<Option<Arc<Store>>, CliError>
         if !dir.join(DATABASE_FILE_NAME).exists() {
             return Ok(None);
         }
-        match Store::open(&dir, StorePolicy::default()) {
+        match kuzet_core::session::open_store(&dir, StorePolicy::default()) {
             Ok(store) => Ok(Some(Arc::new(store))),
-            Err(StoreError::ReadOnly { .. }) => Store::open_read_only(&dir)
-                .map(|store| Some(Arc::new(store)))
-                .map_err(store_error),
-            Err(error) => Err(store_error(error)),
+            Err(kuzet_core::session::SessionError::Store(StoreError::ReadOnly { .. })) => {
+                Store::open_read_only(&dir)
+                    .map(|store| Some(Arc::new(store)))
+                    .map_err(store_error)
+            }
+            Err(kuzet_core::session::SessionError::Store(error)) => Err(store_error(error)),
+            Err(other) => Err(CliError::Run(other.to_string())),
         }
     })
     .await
-}
-
-/// Records one `kuzet measure` run in the store: a run, then one result per URL, each durable
-/// before it is printed.
-#[derive(Debug, Clone)]
-pub struct Recorder {
-    store: Arc<Store>,
-    run: RunId,
-}
-
-impl Recorder {
-    /// Opens the store in `dir` and starts a run of `suite` on `network`.
-    pub async fn start(
-        dir: PathBuf,
-        suite: &str,
-        network: &ProbeNetwork,
-    ) -> Result<Recorder, CliError> {
-        let store = open(dir).await?;
-        let new_run = NewRun::new(suite, network, NetworkType::Unknown);
-        let run = {
-            let store = store.clone();
-            blocking(move || store.begin_run(&new_run).map_err(store_error)).await?
-        };
-        Ok(Recorder { store, run })
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
-    }
-
-    /// Stores one URL's measurement and verdict (and enqueues it for upload). The probe's
-    /// public IP is not known to the CLI, so only `probe_ip` is reset.
-    pub async fn record(&self, result: &UrlGetterResult) -> Result<(), CliError> {
-        self.record_measurement(result.measurement.clone(), urlgetter_verdict(result))
-            .await
-    }
-
-    /// Stores one measurement with its verdict (and enqueues it for upload).
-    pub async fn record_measurement(
-        &self,
-        measurement: Measurement,
-        verdict: Verdict,
-    ) -> Result<(), CliError> {
-        let (store, run) = (self.store.clone(), self.run);
-        blocking(move || {
-            store
-                .record(run, &measurement, &verdict, None)
-                .map(|_| ())
-                .map_err(|e| CliError::Run(format!("cannot store a measurement: {e}")))
-        })
-        .await
-    }
-
-    /// Marks the run finished.
-    pub async fn finish(&self) -> Result<(), CliError> {
-        let (store, run) = (self.store.clone(), self.run);
-        blocking(move || store.finish_run(run).map_err(store_error)).await
-    }
-}
-
-/// The verdict of a urlgetter measurement: `failed` when a step failed, else `ok`.
-pub fn urlgetter_verdict(result: &UrlGetterResult) -> Verdict {
-    let summary = &result.summary;
-    let failed = summary.failure.is_some() || summary.failed_operation.is_some();
-    Verdict {
-        kind: if failed {
-            VerdictKind::Failed
-        } else {
-            VerdictKind::Ok
-        },
-        target: summary.url.clone(),
-        failure: summary.failure.as_ref().map(|f| f.as_str().into_owned()),
-        detail: serde_json::json!({
-            "failed_operation": summary.failed_operation,
-            "status_code": summary.status_code,
-            "redirects": summary.redirects,
-            "body_length": summary.body_length,
-            "bytes_received": summary.bytes_received,
-            "runtime_ms": summary.runtime.as_millis() as u64,
-        }),
-    }
-}
-
-/// The stored verdict of a web_connectivity measurement: blocked kinds are `blocked`,
-/// `undetermined` is an `anomaly`, a site down for everyone `failed`; the precise verdict is
-/// kept as the detail.
-pub fn web_verdict(result: &WebConnectivityResult) -> Verdict {
-    use kuzet_core::experiment::web_connectivity::Verdict as Web;
-    let kind = match &result.verdict {
-        Web::Ok => VerdictKind::Ok,
-        Web::SiteDown => VerdictKind::Failed,
-        Web::Undetermined { .. } => VerdictKind::Anomaly,
-        blocked if blocked.is_blocked() => VerdictKind::Blocked,
-        _ => VerdictKind::Anomaly,
-    };
-    let failure = match &result.verdict {
-        Web::HttpFailure { failure } => Some(failure.as_str().into_owned()),
-        _ => None,
-    };
-    Verdict {
-        kind,
-        target: result.summary.url.clone(),
-        failure,
-        detail: serde_json::to_value(&result.verdict).unwrap_or_default(),
-    }
 }
 
 /// Where and how to upload.

@@ -1,20 +1,25 @@
-//! `kuzet watch`: keeps checking connectivity, prints one line per status transition and
-//! records each in the store's timeline with a measurement queued for upload. Ctrl-C or
-//! SIGTERM stops it cleanly (a check in progress is abandoned; what was recorded stays).
+//! `kuzet watch`: keeps checking connectivity on the one run path's watch
+//! (`kuzet_core::session::watch`), prints one line per status transition, each recorded in the
+//! store's timeline with a measurement queued for upload. Ctrl-C or SIGTERM stops it cleanly (a
+//! check in progress is abandoned; what was recorded stays).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use kuzet_core::experiment::connectivity::{RecordPolicy, Recording};
+use kuzet_core::experiment::connectivity::{ConnectivityOutcome, Recording};
+use kuzet_core::session::watch::{watch, WatchListener, WatchPlan};
+use kuzet_core::session::{NetworkContext, NetworkContextProvider};
 use kuzet_core::store::format_ms;
 use tokio_util::sync::CancellationToken;
 
-use super::run_connectivity::{
-    config, measurement_line, parse_duration, record, run_check, ConnectivityOptions,
-};
-use super::store_open::open;
+use super::store_open::{open, StoreArgs};
+use crate::args::{parse_duration, CheckArgs, SettingsArgs, TransportChoice};
+use crate::client::stop_on_signals;
 use crate::error::CliError;
 use crate::output::{write_stdout, Written};
+use crate::plan::{connectivity, host_platform};
+use crate::settings;
 
 /// Arguments of `kuzet watch`.
 #[derive(Debug, Args)]
@@ -33,9 +38,21 @@ pub struct WatchArgs {
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
 
-    /// The checks' options.
+    /// The checks.
     #[command(flatten)]
-    pub options: ConnectivityOptions,
+    pub check: CheckArgs,
+
+    /// Lookups, certificates, the probe's network.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Where the timeline is kept.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 fn parse_every(text: &str) -> Result<Duration, String> {
@@ -46,37 +63,57 @@ fn parse_every(text: &str) -> Result<Duration, String> {
     Ok(every)
 }
 
-/// Runs `kuzet watch`.
-pub async fn execute(args: WatchArgs) -> Result<(), CliError> {
-    let config = config(&args.options)?;
-    let store = open(args.options.store.dir()?).await?;
-    let stop = CancellationToken::new();
-    spawn_signal_watcher(stop.clone())?;
-    let mut checks = 0u64;
-    loop {
-        let started = tokio::time::Instant::now();
-        let outcome = match run_check(&config, args.options.transport.0, &stop).await {
-            Ok(outcome) => outcome,
-            Err(_) if stop.is_cancelled() => break,
-            Err(e) => return Err(e),
-        };
-        let (_, recording) =
-            record(store.clone(), outcome, RecordPolicy::Transitions, false).await?;
-        if let Some(line) = transition_line(&recording, args.options.json)? {
-            if write_stdout(&line)? == Written::Closed {
-                break;
+/// The host's network, read before each check (or the bearer `--transport` gives).
+struct Host(TransportChoice);
+
+impl NetworkContextProvider for Host {
+    fn current_network(&self) -> NetworkContext {
+        NetworkContext::of_transport(self.0 .0.unwrap_or_else(|| host_platform().transport))
+    }
+}
+
+/// Prints each transition; stops the watch when standard output is closed.
+struct Printer {
+    json: bool,
+    stop: CancellationToken,
+}
+
+impl WatchListener for Printer {
+    fn on_check(&self, _outcome: &ConnectivityOutcome, recording: Option<&Recording>) {
+        let Some(recording) = recording else { return };
+        match transition_line(recording, self.json) {
+            Ok(Some(line)) => {
+                if !matches!(write_stdout(&line), Ok(Written::Yes)) {
+                    self.stop.cancel();
+                }
             }
-        }
-        checks += 1;
-        if args.count.is_some_and(|count| checks >= count) {
-            break;
-        }
-        tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            () = tokio::time::sleep_until(started + args.every) => {}
+            Ok(None) => {}
+            Err(error) => eprintln!("kuzet: warning: {error}"),
         }
     }
+}
+
+/// Runs `kuzet watch`.
+pub async fn execute(args: WatchArgs) -> Result<(), CliError> {
+    let mut config = connectivity(&args.check, args.settings.resolver.as_deref())?;
+    config.trust = settings::trust(args.settings.ca_file.as_ref())?;
+    let store = open(args.store.dir()?).await?;
+    let stop = CancellationToken::new();
+    stop_on_signals(stop.clone())?;
+    let plan = WatchPlan {
+        config,
+        software: settings::software(),
+        probe_network: settings::network(&args.settings.probe_cc, &args.settings.probe_asn),
+        network: Arc::new(Host(args.check.transport)),
+        store,
+        every: args.every,
+        count: args.count,
+    };
+    let printer = Printer {
+        json: args.json,
+        stop: stop.clone(),
+    };
+    watch(plan, &printer, &stop).await;
     Ok(())
 }
 
@@ -87,7 +124,11 @@ pub fn transition_line(recording: &Recording, json: bool) -> Result<Option<Strin
     };
     if json {
         return match &recording.measurement {
-            Some(measurement) => Ok(Some(format!("{}\n", measurement_line(measurement)?))),
+            Some(measurement) => Ok(Some(format!(
+                "{}\n",
+                serde_json::to_string(measurement)
+                    .map_err(|e| CliError::Run(format!("cannot encode the measurement: {e}")))?
+            ))),
             None => Ok(None),
         };
     }
@@ -112,22 +153,4 @@ pub fn transition_line(recording: &Recording, json: bool) -> Result<Option<Strin
         transition.to,
         why
     )))
-}
-
-/// Cancels `stop` on Ctrl-C or SIGTERM.
-fn spawn_signal_watcher(stop: CancellationToken) -> Result<(), CliError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate())
-        .map_err(|e| CliError::Run(format!("cannot watch for SIGTERM: {e}")))?;
-    let mut interrupt = signal(SignalKind::interrupt())
-        .map_err(|e| CliError::Run(format!("cannot watch for Ctrl-C: {e}")))?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-        eprintln!("kuzet: stopping");
-        stop.cancel();
-    });
-    Ok(())
 }

@@ -2,6 +2,7 @@
 //! while it works.
 
 pub mod progress;
+pub mod runs;
 pub mod table;
 
 use std::io::{self, Write};

@@ -1,5 +1,6 @@
 //! The human-readable table of `kuzet measure`: one line per URL, then a one-line summary.
 
+#[cfg(test)]
 use kuzet_core::experiment::urlgetter::UrlSummary;
 
 /// The widest a URL cell gets; longer URLs end in an ellipsis.
@@ -18,8 +19,8 @@ pub enum Outcome {
     Ok,
     /// A step failed: the failure is the result.
     Failed,
-    /// No measurement was made (core refused the URL or the task died).
-    Error,
+    /// Not measured: the run stopped (Ctrl-C, a budget) before it, or its task died.
+    NotMeasured,
 }
 
 impl Outcome {
@@ -28,7 +29,7 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok",
             Outcome::Failed => "failed",
-            Outcome::Error => "error",
+            Outcome::NotMeasured => "not measured",
         }
     }
 }
@@ -42,7 +43,7 @@ pub struct Row {
     pub outcome: Outcome,
     /// The step that failed (`resolve`, `connect`, `tls_handshake`, `http_round_trip`).
     pub failed_step: Option<String>,
-    /// The failure string, or the error for [`Outcome::Error`].
+    /// The failure string, or the error for [`Outcome::NotMeasured`].
     pub failure: Option<String>,
     /// The final HTTP status.
     pub status: Option<u16>,
@@ -53,7 +54,8 @@ pub struct Row {
 }
 
 impl Row {
-    /// The row of a measured URL.
+    /// The row of a measured URL, from urlgetter's summary (the tables' tests build rows so).
+    #[cfg(test)]
     pub fn from_summary(summary: &UrlSummary) -> Row {
         let failed = summary.failure.is_some() || summary.failed_operation.is_some();
         Row {
@@ -67,13 +69,27 @@ impl Row {
         }
     }
 
-    /// The row of a URL that could not be measured at all.
-    pub fn error(url: &str, message: &str) -> Row {
+    /// The row of a URL's result as the run reported it.
+    pub fn from_result(result: &kuzet_core::session::TargetResult) -> Row {
+        let failed = result.failure.is_some() || result.failed_operation.is_some();
+        Row {
+            url: result.target.clone(),
+            outcome: if failed { Outcome::Failed } else { Outcome::Ok },
+            failed_step: result.failed_operation.clone(),
+            failure: result.failure.clone(),
+            status: result.status_code,
+            time_ms: Some(result.runtime.as_millis()),
+            bytes_received: result.bytes_received,
+        }
+    }
+
+    /// The row of a URL the run did not measure.
+    pub fn not_measured(url: &str) -> Row {
         Row {
             url: url.to_string(),
-            outcome: Outcome::Error,
+            outcome: Outcome::NotMeasured,
             failed_step: None,
-            failure: Some(message.to_string()),
+            failure: None,
             status: None,
             time_ms: None,
             bytes_received: 0,
@@ -102,9 +118,9 @@ impl Totals {
         match row.outcome {
             Outcome::Ok => self.ok += 1,
             Outcome::Failed => self.failed += 1,
-            Outcome::Error => self.errors += 1,
+            Outcome::NotMeasured => self.errors += 1,
         }
-        if row.outcome != Outcome::Error {
+        if row.outcome != Outcome::NotMeasured {
             self.measured += 1;
         }
         self.bytes_received = self.bytes_received.saturating_add(row.bytes_received);
@@ -356,7 +372,7 @@ http://c.example/missing     ok      -              -                         40
 
     #[test]
     fn error_rows() {
-        let row = Row::error("https://x.example/", "invalid URL");
+        let row = Row::not_measured("https://x.example/");
         let table = format_table(std::slice::from_ref(&row));
         assert!(table
             .lines()

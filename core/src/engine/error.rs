@@ -37,6 +37,18 @@ pub enum EngineError {
     Core(#[from] crate::Error),
 }
 
+impl From<crate::session::SessionError> for EngineError {
+    fn from(error: crate::session::SessionError) -> Self {
+        use crate::session::SessionError;
+        match error {
+            SessionError::Plan(plan) => EngineError::InvalidInput(plan.to_string()),
+            SessionError::Store(store) => EngineError::Store(store),
+            SessionError::Json(json) => EngineError::Internal(json.to_string()),
+            SessionError::Internal(message) => EngineError::Internal(message),
+        }
+    }
+}
+
 impl From<crate::upload::UploadError> for EngineError {
     fn from(error: crate::upload::UploadError) -> Self {
         use crate::upload::UploadError;

@@ -47,9 +47,10 @@ pub use policy::{StorePolicy, UploadPolicy};
 pub use quota::{DropCounters, QuotaReport};
 pub use recovery::{destroy, recover, remove_damaged_copies, RecoveryReport};
 pub use results::{
-    NetworkType, NewRun, ResultRecord, Run, RunId, RunSummary, Verdict, VerdictKind,
+    NetworkType, NewRun, ResultRecord, ResultRewrite, Run, RunId, RunSummary, Verdict,
+    MAX_NOT_MEASURED,
 };
-pub use timeline::{NewTransition, Transition};
+pub use timeline::{CheckRecord, NewTransition, Transition, MAX_CHECKS};
 
 /// Errors of the device store. Each message says what happened to the data (nothing stored is
 /// lost by an error) and what to do next.

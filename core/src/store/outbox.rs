@@ -346,18 +346,21 @@ impl Store {
             if let (Some(run), Some(verdict)) = (run, &verdict) {
                 tx.execute(
                     "INSERT OR IGNORE INTO results (run_id, measurement_id, test_name, target, \
-                     verdict, verdict_json, failure, started_at_ms, finished_at_ms) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     verdict, verdict_json, failure, started_at_ms, finished_at_ms, \
+                     verdict_group, detail_version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     params![
                         run,
                         id,
                         scrubbed.test_name,
                         clip(&verdict.target),
-                        verdict.kind.as_str(),
+                        clip(&verdict.word),
                         verdict.detail.to_string(),
                         verdict.failure.as_deref().map(clip),
                         now - runtime_ms,
                         now,
+                        clip(&verdict.group),
+                        verdict.detail_version,
                     ],
                 )?;
             }
@@ -937,7 +940,9 @@ fn scrub_verdict(
     let mut detail = verdict.detail.clone();
     scrubber.scrub_value(&mut detail);
     Verdict {
-        kind: verdict.kind,
+        word: verdict.word.clone(),
+        group: verdict.group.clone(),
+        detail_version: verdict.detail_version,
         target: scrubber.scrub_str(&verdict.target).into_owned(),
         failure: verdict
             .failure

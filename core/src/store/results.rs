@@ -1,5 +1,9 @@
 //! The results history the apps show: runs and one verdict per measured target.
 //!
+//! The store keeps each result's verdict word and group as text, and its detail as a typed
+//! record whose encoding and version kuzet-core's session owns (`session::history`); the store
+//! never interprets it.
+//!
 //! A run records *which* network it measured as the apps need to show it: the AS number, the
 //! country, the AS name and the kind of network (Wi-Fi, mobile). Never an IP address, an SSID
 //! or any identifier: [`NewRun`] is checked before it is stored.
@@ -68,6 +72,8 @@ pub struct NewRun {
     pub network_name: String,
     /// Wi-Fi, mobile...
     pub network_type: NetworkType,
+    /// How many targets the run plans to measure, when known.
+    pub planned: Option<u64>,
 }
 
 impl NewRun {
@@ -79,7 +85,14 @@ impl NewRun {
             probe_cc: network.probe_cc.clone(),
             network_name: network.probe_network_name.clone(),
             network_type,
+            planned: None,
         }
+    }
+
+    /// The run, planning `targets` targets.
+    pub fn planning(mut self, targets: u64) -> NewRun {
+        self.planned = Some(targets);
+        self
     }
 
     /// Checks the values: ASN and country in OONI's spelling, short texts, and no IP address
@@ -164,6 +177,13 @@ pub struct Run {
     pub network_name: String,
     /// Wi-Fi, mobile...
     pub network_type: NetworkType,
+    /// How it ended (`completed`, `cancelled`, `budget_exhausted`, `out_of_time`); `None`
+    /// while running, if the process died during it, or for runs of earlier versions.
+    pub status: Option<String>,
+    /// How many targets it planned, when recorded.
+    pub planned: Option<u64>,
+    /// The targets it did not measure (as its front end listed them).
+    pub not_measured: serde_json::Value,
 }
 
 /// A run with counts of its results.
@@ -173,74 +193,44 @@ pub struct RunSummary {
     pub run: Run,
     /// Results recorded.
     pub results: u64,
-    /// Results by verdict.
-    pub ok: u64,
-    /// Anomalies.
-    pub anomaly: u64,
-    /// Blocked.
-    pub blocked: u64,
-    /// Failed to measure a step.
-    pub failed: u64,
-    /// Not measured.
-    pub error: u64,
+    /// Results by verdict group (the group's word and how many), most first.
+    pub groups: Vec<(String, u64)>,
     /// Of the run's measurements, delivered to a collector.
     pub delivered: u64,
     /// Of the run's measurements, not delivered yet (pending, held or parked).
     pub undelivered: u64,
 }
 
-/// The verdict on one target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictKind {
-    /// Reachable, nothing suspicious.
-    Ok,
-    /// Something looked wrong but is not conclusive.
-    Anomaly,
-    /// Blocked (with evidence in the verdict's detail).
-    Blocked,
-    /// A step failed (without a control to say whether that is censorship).
-    Failed,
-    /// Could not be measured.
-    Error,
-}
-
-impl VerdictKind {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerdictKind::Ok => "ok",
-            VerdictKind::Anomaly => "anomaly",
-            VerdictKind::Blocked => "blocked",
-            VerdictKind::Failed => "failed",
-            VerdictKind::Error => "error",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(text: &str) -> Option<VerdictKind> {
-        Some(match text {
-            "ok" => VerdictKind::Ok,
-            "anomaly" => VerdictKind::Anomaly,
-            "blocked" => VerdictKind::Blocked,
-            "failed" => VerdictKind::Failed,
-            "error" => VerdictKind::Error,
-            _ => return None,
-        })
-    }
-}
-
-/// The verdict an experiment gives one target, stored with its measurement.
+/// The verdict a run gives one target, stored with its measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
-    /// The kind.
-    pub kind: VerdictKind,
+    /// The verdict's word, as shown everywhere (e.g. `dns_tampered`).
+    pub word: String,
+    /// Its group's word (e.g. `blocked`).
+    pub group: String,
     /// What was measured: a URL or a name.
     pub target: String,
     /// The failure string, if a step failed.
     pub failure: Option<String>,
-    /// Experiment-specific detail (failed step, blocking type, status code...).
+    /// The typed record of the result (see the module docs), as JSON.
     pub detail: serde_json::Value,
+    /// The record's version.
+    pub detail_version: i64,
+}
+
+/// A stored result's new word, group and detail (an upgrade of an older record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRewrite {
+    /// The result's measurement id.
+    pub measurement_id: String,
+    /// The verdict's word.
+    pub word: String,
+    /// Its group's word.
+    pub group: String,
+    /// The typed record, as JSON.
+    pub detail: serde_json::Value,
+    /// The record's version.
+    pub detail_version: i64,
 }
 
 /// One result of the history.
@@ -256,10 +246,14 @@ pub struct ResultRecord {
     pub test_name: String,
     /// What was measured.
     pub target: String,
-    /// The verdict.
-    pub verdict: VerdictKind,
-    /// The verdict's detail.
+    /// The verdict's word.
+    pub word: String,
+    /// Its group's word (empty for rows of version 1).
+    pub group: String,
+    /// The typed record (or, for version 1, the free-form detail earlier builds wrote).
     pub detail: serde_json::Value,
+    /// The record's version.
+    pub detail_version: i64,
     /// The failure string, if any.
     pub failure: Option<String>,
     /// When measuring started (ms since the epoch).
@@ -276,17 +270,19 @@ impl Store {
     pub fn begin_run(&self, run: &NewRun) -> StoreResult<RunId> {
         run.validate()?;
         let now = self.now_ms();
+        let planned = run.planned.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         self.write("starting a run", |tx| {
             tx.execute(
                 "INSERT INTO runs (started_at_ms, suite, probe_asn, probe_cc, network_name, \
-                 network_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 network_type, planned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     now,
                     run.suite,
                     run.probe_asn,
                     run.probe_cc,
                     run.network_name,
-                    run.network_type.as_str()
+                    run.network_type.as_str(),
+                    planned
                 ],
             )?;
             let id = tx.last_insert_rowid();
@@ -295,14 +291,60 @@ impl Store {
         })
     }
 
-    /// Marks a run finished.
-    pub fn finish_run(&self, run: RunId) -> StoreResult<()> {
+    /// Marks a run finished: how it ended (`status`, a short word) and the targets it did not
+    /// measure (a JSON list, clipped to [`MAX_NOT_MEASURED`] entries).
+    pub fn finish_run(
+        &self,
+        run: RunId,
+        status: &str,
+        not_measured: &serde_json::Value,
+    ) -> StoreResult<()> {
         let now = self.now_ms();
+        let not_measured = match not_measured.as_array() {
+            Some(list) if list.len() > MAX_NOT_MEASURED => {
+                serde_json::Value::Array(list[..MAX_NOT_MEASURED].to_vec())
+            }
+            Some(_) => not_measured.clone(),
+            None => serde_json::Value::Array(Vec::new()),
+        };
         self.write("finishing a run", |tx| {
             tx.execute(
-                "UPDATE runs SET finished_at_ms = ?1 WHERE id = ?2",
-                params![now, run],
+                "UPDATE runs SET finished_at_ms = ?1, status = ?2, not_measured_json = ?3 \
+                 WHERE id = ?4",
+                params![now, clip(status), not_measured.to_string(), run],
             )?;
+            Ok(())
+        })
+    }
+
+    /// Results whose detail is of `version`, oldest first, at most `limit`.
+    pub fn results_of_version(&self, version: i64, limit: usize) -> StoreResult<Vec<ResultRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read("listing results by version", |conn| {
+            let mut statement = conn.prepare(&format!(
+                "{RESULT_COLUMNS} WHERE x.detail_version = ?1 ORDER BY x.id LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![version, limit], result_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Rewrites stored results' words and details, in one transaction.
+    pub fn rewrite_results(&self, rewrites: &[ResultRewrite]) -> StoreResult<()> {
+        self.write("upgrading results", |tx| {
+            for rewrite in rewrites {
+                tx.execute(
+                    "UPDATE results SET verdict = ?1, verdict_group = ?2, verdict_json = ?3, \
+                     detail_version = ?4 WHERE measurement_id = ?5",
+                    params![
+                        clip(&rewrite.word),
+                        clip(&rewrite.group),
+                        rewrite.detail.to_string(),
+                        rewrite.detail_version,
+                        rewrite.measurement_id
+                    ],
+                )?;
+            }
             Ok(())
         })
     }
@@ -311,36 +353,38 @@ impl Store {
     pub fn runs(&self, limit: usize) -> StoreResult<Vec<RunSummary>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read("listing runs", |conn| {
-            let mut statement = conn.prepare(
-                "SELECT r.id, r.started_at_ms, r.finished_at_ms, r.suite, r.probe_asn, \
-                        r.probe_cc, r.network_name, r.network_type,
+            let mut statement = conn.prepare(&format!(
+                "SELECT {RUN_COLUMNS},
                         (SELECT count(*) FROM results x WHERE x.run_id = r.id),
-                        (SELECT count(*) FROM results x WHERE x.run_id = r.id AND x.verdict = 'ok'),
-                        (SELECT count(*) FROM results x WHERE x.run_id = r.id AND x.verdict = 'anomaly'),
-                        (SELECT count(*) FROM results x WHERE x.run_id = r.id AND x.verdict = 'blocked'),
-                        (SELECT count(*) FROM results x WHERE x.run_id = r.id AND x.verdict = 'failed'),
-                        (SELECT count(*) FROM results x WHERE x.run_id = r.id AND x.verdict = 'error'),
                         (SELECT count(*) FROM measurements m JOIN outbox o ON o.measurement_id = m.id
                           WHERE m.run_id = r.id AND o.state = 'delivered'),
                         (SELECT count(*) FROM measurements m JOIN outbox o ON o.measurement_id = m.id
                           WHERE m.run_id = r.id AND o.state != 'delivered')
-                 FROM runs r ORDER BY r.started_at_ms DESC, r.id DESC LIMIT ?1",
-            )?;
+                 FROM runs r ORDER BY r.started_at_ms DESC, r.id DESC LIMIT ?1"
+            ))?;
             let rows = statement.query_map([limit], |row| {
                 let count = |i: usize| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
                 Ok(RunSummary {
                     run: run_from_row(row)?,
-                    results: count(8)?,
-                    ok: count(9)?,
-                    anomaly: count(10)?,
-                    blocked: count(11)?,
-                    failed: count(12)?,
-                    error: count(13)?,
-                    delivered: count(14)?,
-                    undelivered: count(15)?,
+                    results: count(11)?,
+                    groups: Vec::new(),
+                    delivered: count(12)?,
+                    undelivered: count(13)?,
                 })
             })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            let mut runs = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut statement = conn.prepare(
+                "SELECT verdict_group, count(*) FROM results WHERE run_id = ?1 \
+                 GROUP BY verdict_group ORDER BY count(*) DESC, verdict_group",
+            )?;
+            for summary in &mut runs {
+                summary.groups = statement
+                    .query_map([summary.run.id], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?.max(0) as u64))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+            }
+            Ok(runs)
         })
     }
 
@@ -349,8 +393,7 @@ impl Store {
         self.read("reading a run", |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT id, started_at_ms, finished_at_ms, suite, probe_asn, probe_cc, \
-                     network_name, network_type FROM runs WHERE id = ?1",
+                    &format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = ?1"),
                     [run],
                     run_from_row,
                 )
@@ -361,37 +404,64 @@ impl Store {
     /// The results of a run, in the order they were recorded.
     pub fn results(&self, run: RunId) -> StoreResult<Vec<ResultRecord>> {
         self.read("listing results", |conn| {
-            let mut statement = conn.prepare(
-                "SELECT x.id, x.run_id, x.measurement_id, x.test_name, x.target, x.verdict, \
-                        x.verdict_json, x.failure, x.started_at_ms, x.finished_at_ms, o.state
-                 FROM results x LEFT JOIN outbox o ON o.measurement_id = x.measurement_id
-                 WHERE x.run_id = ?1 ORDER BY x.id",
-            )?;
-            let rows = statement.query_map([run], |row| {
-                let verdict: String = row.get(5)?;
-                let detail: String = row.get(6)?;
-                let state: Option<String> = row.get(10)?;
-                Ok(ResultRecord {
-                    id: row.get(0)?,
-                    run_id: row.get(1)?,
-                    measurement_id: row.get(2)?,
-                    test_name: row.get(3)?,
-                    target: row.get(4)?,
-                    verdict: VerdictKind::parse(&verdict).unwrap_or(VerdictKind::Error),
-                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                    failure: row.get(7)?,
-                    started_at_ms: row.get(8)?,
-                    finished_at_ms: row.get(9)?,
-                    delivery: state.as_deref().and_then(DeliveryState::parse),
-                })
-            })?;
+            let mut statement = conn.prepare(&format!(
+                "{RESULT_COLUMNS} WHERE x.run_id = ?1 ORDER BY x.id"
+            ))?;
+            let rows = statement.query_map([run], result_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// The result recorded with measurement `id`, if any.
+    pub fn result(&self, id: &str) -> StoreResult<Option<ResultRecord>> {
+        self.read("reading a result", |conn| {
+            Ok(conn
+                .query_row(
+                    &format!("{RESULT_COLUMNS} WHERE x.measurement_id = ?1"),
+                    [id],
+                    result_from_row,
+                )
+                .optional()?)
         })
     }
 }
 
+/// The most targets a run lists as not measured.
+pub const MAX_NOT_MEASURED: usize = 10_000;
+
+/// The columns [`run_from_row`] reads, from `runs r`.
+const RUN_COLUMNS: &str = "r.id, r.started_at_ms, r.finished_at_ms, r.suite, r.probe_asn, \
+     r.probe_cc, r.network_name, r.network_type, r.status, r.planned, r.not_measured_json";
+
+/// The query [`result_from_row`] reads, from `results x` with its outbox state.
+const RESULT_COLUMNS: &str = "SELECT x.id, x.run_id, x.measurement_id, x.test_name, x.target, \
+     x.verdict, x.verdict_json, x.failure, x.started_at_ms, x.finished_at_ms, o.state, \
+     x.verdict_group, x.detail_version \
+     FROM results x LEFT JOIN outbox o ON o.measurement_id = x.measurement_id";
+
+fn result_from_row(row: &Row<'_>) -> rusqlite::Result<ResultRecord> {
+    let detail: String = row.get(6)?;
+    let state: Option<String> = row.get(10)?;
+    Ok(ResultRecord {
+        id: row.get(0)?,
+        run_id: row.get(1)?,
+        measurement_id: row.get(2)?,
+        test_name: row.get(3)?,
+        target: row.get(4)?,
+        word: row.get(5)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        failure: row.get(7)?,
+        started_at_ms: row.get(8)?,
+        finished_at_ms: row.get(9)?,
+        delivery: state.as_deref().and_then(DeliveryState::parse),
+        group: row.get(11)?,
+        detail_version: row.get(12)?,
+    })
+}
+
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     let network_type: String = row.get(7)?;
+    let not_measured: String = row.get(10)?;
     Ok(Run {
         id: row.get(0)?,
         started_at_ms: row.get(1)?,
@@ -401,6 +471,12 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
         probe_cc: row.get(5)?,
         network_name: row.get(6)?,
         network_type: NetworkType::parse(&network_type),
+        status: row.get(8)?,
+        planned: row
+            .get::<_, Option<i64>>(9)?
+            .map(|n| u64::try_from(n).unwrap_or(0)),
+        not_measured: serde_json::from_str(&not_measured)
+            .unwrap_or(serde_json::Value::Array(Vec::new())),
     })
 }
 
@@ -432,6 +508,7 @@ mod tests {
             probe_cc: "KZ".to_string(),
             network_name: "home 10.0.0.1".to_string(),
             network_type: NetworkType::Wifi,
+            planned: None,
         };
         assert!(run.validate().is_err());
     }

@@ -134,6 +134,28 @@ CREATE TABLE timeline (
 );
 CREATE INDEX timeline_at ON timeline (at_ms);
 "#,
+    // Version 2: one vocabulary. A result's `verdict` is its verdict's word (e.g.
+    // `dns_tampered`), `verdict_group` the group screens sort it in, and `verdict_json` a typed
+    // record of version `detail_version` (rows of version 1 are upgraded by kuzet-core's
+    // session::legacy when a store is opened for writing). A run keeps how it ended, how many
+    // targets it planned and which it did not measure. Every connectivity check's time and
+    // status is kept (the newest few), so a run can reuse a recent one.
+    r#"
+ALTER TABLE runs ADD COLUMN status TEXT;
+ALTER TABLE runs ADD COLUMN planned INTEGER;
+ALTER TABLE runs ADD COLUMN not_measured_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE results ADD COLUMN verdict_group TEXT NOT NULL DEFAULT '';
+ALTER TABLE results ADD COLUMN detail_version INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX results_detail_version ON results (detail_version);
+
+CREATE TABLE checks (
+    id              INTEGER PRIMARY KEY,
+    started_at_ms   INTEGER NOT NULL,
+    ended_at_ms     INTEGER NOT NULL,
+    status          TEXT NOT NULL
+);
+CREATE INDEX checks_ended ON checks (ended_at_ms);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -152,6 +174,9 @@ pub const EXPECTED_COLUMNS: &[(&str, &[&str])] = &[
             "probe_cc",
             "network_name",
             "network_type",
+            "status",
+            "planned",
+            "not_measured_json",
         ],
     ),
     (
@@ -206,6 +231,8 @@ pub const EXPECTED_COLUMNS: &[(&str, &[&str])] = &[
             "failure",
             "started_at_ms",
             "finished_at_ms",
+            "verdict_group",
+            "detail_version",
         ],
     ),
     (
@@ -238,6 +265,7 @@ pub const EXPECTED_COLUMNS: &[(&str, &[&str])] = &[
             "evidence_json",
         ],
     ),
+    ("checks", &["id", "started_at_ms", "ended_at_ms", "status"]),
 ];
 
 /// Why a schema cannot be used.

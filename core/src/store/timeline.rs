@@ -1,5 +1,6 @@
-//! The connectivity timeline: status transitions (online, offline, shutdown...) with the
-//! evidence behind each. The schema and this small API exist now; a later issue fills them.
+//! The connectivity timeline: status transitions (`ok`, `data_blackout`,
+//! `international_cut`...) with the evidence behind each, and the newest checks' times and
+//! statuses ([`CheckRecord`]), which a run reuses instead of checking again.
 
 use rusqlite::params;
 use serde::Serialize;
@@ -46,7 +47,62 @@ pub struct Transition {
     pub evidence: serde_json::Value,
 }
 
+/// The most checks kept: older ones are dropped as new ones are recorded.
+pub const MAX_CHECKS: i64 = 1000;
+
+/// One connectivity check: when it ran and the status it gave (a connectivity status's
+/// word). No evidence: that lives in the timeline's transitions and the measurements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRecord {
+    /// When it started (ms since the epoch).
+    pub started_at_ms: i64,
+    /// When it ended.
+    pub ended_at_ms: i64,
+    /// The status it gave, e.g. `ok`.
+    pub status: String,
+}
+
 impl Store {
+    /// Keeps a check's time and status (the newest [`MAX_CHECKS`]).
+    pub fn record_check(&self, check: &CheckRecord) -> StoreResult<()> {
+        if check.status.is_empty() || check.status.len() > 64 {
+            return Err(StoreError::Invalid {
+                what: "check status",
+                reason: "must be 1 to 64 bytes".to_string(),
+            });
+        }
+        self.write("recording a check", |tx| {
+            tx.execute(
+                "INSERT INTO checks (started_at_ms, ended_at_ms, status) VALUES (?1, ?2, ?3)",
+                params![check.started_at_ms, check.ended_at_ms, check.status],
+            )?;
+            tx.execute(
+                "DELETE FROM checks WHERE id <= (SELECT max(id) FROM checks) - ?1",
+                [MAX_CHECKS],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The check that ended last, if any.
+    pub fn last_check(&self) -> StoreResult<Option<CheckRecord>> {
+        self.read("reading the last check", |conn| {
+            let mut statement = conn.prepare(
+                "SELECT started_at_ms, ended_at_ms, status FROM checks \
+                 ORDER BY ended_at_ms DESC, id DESC LIMIT 1",
+            )?;
+            let mut rows = statement.query([])?;
+            Ok(match rows.next()? {
+                Some(row) => Some(CheckRecord {
+                    started_at_ms: row.get(0)?,
+                    ended_at_ms: row.get(1)?,
+                    status: row.get(2)?,
+                }),
+                None => None,
+            })
+        })
+    }
+
     /// Appends a transition; returns its id.
     pub fn append_transition(&self, transition: &NewTransition) -> StoreResult<i64> {
         if transition.status.is_empty() || transition.status.len() > 64 {

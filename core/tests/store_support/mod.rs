@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kuzet_core::report::{Measurement, ProbeNetwork, Software};
-use kuzet_core::store::{NetworkType, NewRun, Verdict, VerdictKind};
+use kuzet_core::store::{NetworkType, NewRun, Verdict};
 use time::OffsetDateTime;
 
 /// A network in Kazakhstan.
@@ -67,10 +67,12 @@ pub fn incompressible(url: &str, network: &ProbeNetwork, len: usize, seed: u64) 
 /// An `ok` verdict on `target`.
 pub fn ok(target: &str) -> Verdict {
     Verdict {
-        kind: VerdictKind::Ok,
+        word: "ok".to_string(),
+        group: "ok".to_string(),
         target: target.to_string(),
         failure: None,
         detail: serde_json::json!({"status_code": 200}),
+        detail_version: 2,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::failure::Failure;
 /// What this device observed about its network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ConnectivityStatus {
     /// Everything reachable.
     Ok,
@@ -38,6 +39,17 @@ impl ConnectivityStatus {
             ConnectivityStatus::Ok
                 | ConnectivityStatus::LocalDevice
                 | ConnectivityStatus::LocalLink
+        )
+    }
+
+    /// True when this device had no way out at all: offline by itself, its link down, or no
+    /// host answering. A failure measured then is the network's, never the target's.
+    pub fn has_no_path(self) -> bool {
+        matches!(
+            self,
+            ConnectivityStatus::LocalDevice
+                | ConnectivityStatus::LocalLink
+                | ConnectivityStatus::DataBlackout
         )
     }
 

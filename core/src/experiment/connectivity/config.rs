@@ -177,6 +177,12 @@ pub struct ConnectivityConfig {
     /// Decision thresholds.
     #[serde(default)]
     pub rules: ClassifyRules,
+    /// The networks inside the country (CIDR, e.g. `"10.0.0.0/8"`). During an international
+    /// cut, a target whose every address lies in one of them is domestic, and its verdict
+    /// stands; any other target's failure is then called unreachable, never blocked. Empty by
+    /// default: every target counts as international.
+    #[serde(default)]
+    pub domestic_networks: Vec<crate::th::IpNet>,
     /// The roots TLS anchors are checked against (not in JSON).
     #[serde(skip, default = "TrustAnchors::bundled")]
     pub trust: TrustAnchors,
@@ -413,6 +419,7 @@ impl ConnectivityConfig {
             rechecks: Rechecks::default(),
             resolver: default_resolver(),
             rules: ClassifyRules::default(),
+            domestic_networks: Vec::new(),
             trust: TrustAnchors::bundled(),
             software: Software::default(),
             network: ProbeNetwork::default(),

@@ -39,6 +39,30 @@ pub fn explain(status: ConnectivityStatus) -> String {
     .to_string()
 }
 
+/// One sentence for a target that could not be judged because this device's network was down
+/// or cut while it was measured (`status`, the connectivity check's): `subject` names the
+/// target (a host, an app, "the test"). It never calls the target blocked or throttled.
+pub fn unreachable_sentence(subject: &str, status: ConnectivityStatus) -> String {
+    let network = match status {
+        ConnectivityStatus::LocalDevice | ConnectivityStatus::LocalLink => {
+            "this device itself was offline at the time"
+        }
+        ConnectivityStatus::DataBlackout => {
+            "no domestic or international host answered this device at the time, as in a data \
+             shutdown"
+        }
+        ConnectivityStatus::InternationalCut => {
+            "this device could not reach anything abroad at the time, as when the international \
+             gateway is cut"
+        }
+        _ => "this device's network was disrupted at the time",
+    };
+    format!(
+        "{subject} could not be reached, but {network} ({status}), so this says nothing about \
+         whether it is blocked or slowed."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +87,22 @@ mod tests {
             assert_eq!(text.matches(". ").count(), 0, "one sentence: {text}");
             let lower = text.to_lowercase();
             assert!(!lower.contains("national shutdown") && !lower.contains("nationwide"));
+        }
+    }
+
+    #[test]
+    fn unreachable_never_claims_blocking() {
+        for status in ALL {
+            let text = unreachable_sentence("example.org", status);
+            assert!(
+                text.starts_with("example.org could not be reached"),
+                "{text}"
+            );
+            assert!(text.contains(status.as_str()), "{text}");
+            assert!(
+                text.ends_with('.') && text.matches(". ").count() == 0,
+                "{text}"
+            );
         }
     }
 

@@ -39,7 +39,7 @@ pub use probes::{AnchorReport, BytesUsed, CaptiveReport, ResolverReport, RoundRe
 use crate::report::Measurement;
 use crate::store::NetworkType;
 pub use classify::{classify, Classification, ClassifyRules, ConnectivityStatus};
-pub use explain::explain;
+pub use explain::{explain, unreachable_sentence};
 pub use observation::{
     AnchorGroup, AnchorResult, CaptiveCheck, ConnectivityObservation, PlatformState, Transport,
 };

@@ -22,7 +22,7 @@ use serde_json::json;
 use super::ConnectivityOutcome;
 use crate::experiment::connectivity::ConnectivityStatus;
 use crate::report::Measurement;
-use crate::store::{NewTransition, RunId, Store, StoreResult, Transition, Verdict, VerdictKind};
+use crate::store::{NewTransition, RunId, Store, StoreResult, Transition, Verdict};
 
 /// When a check's measurement is stored and queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,12 +91,13 @@ impl<'a> ConnectivityMonitor<'a> {
 
     /// Compares `outcome` with the last recorded status; on a change appends a transition
     /// (stamped with when the check observed it) and, as `policy` says, stores and queues the
-    /// measurement: in `run` (so the history shows it) or on its own.
+    /// measurement: as a result of `run` with its verdict (so the history shows it), or on its
+    /// own.
     pub fn record(
         &self,
         outcome: &ConnectivityOutcome,
         policy: RecordPolicy,
-        run: Option<RunId>,
+        run: Option<(RunId, &Verdict)>,
     ) -> StoreResult<Recording> {
         let previous = self.last_status()?.map(|(status, _)| status);
         let changed = previous != Some(outcome.status);
@@ -125,9 +126,7 @@ impl<'a> ConnectivityMonitor<'a> {
             );
         }
         let recorded = match run {
-            Some(run) => self
-                .store
-                .record(run, &measurement, &verdict(outcome), None)?,
+            Some((run, verdict)) => self.store.record(run, &measurement, verdict, None)?,
             None => self.store.enqueue(&measurement, None)?,
         };
         measurement.id = Some(recorded.measurement_id.clone());
@@ -154,27 +153,6 @@ impl<'a> ConnectivityMonitor<'a> {
 
 fn known(value: &str, unknown: &str) -> Option<String> {
     (value != unknown).then(|| value.to_string())
-}
-
-/// The stored verdict of a check: `ok`, `failed` for the device's own trouble, `anomaly` for
-/// anything beyond it (one device's observation, never a conclusion about the network).
-pub fn verdict(outcome: &ConnectivityOutcome) -> Verdict {
-    let kind = match outcome.status {
-        ConnectivityStatus::Ok => VerdictKind::Ok,
-        ConnectivityStatus::LocalDevice | ConnectivityStatus::LocalLink => VerdictKind::Failed,
-        _ => VerdictKind::Anomaly,
-    };
-    Verdict {
-        kind,
-        target: "connectivity".to_string(),
-        failure: None,
-        detail: json!({
-            "status": outcome.status,
-            "explanation": outcome.explanation,
-            "rechecks": outcome.rechecks(),
-            "bytes": outcome.bytes.total,
-        }),
-    }
 }
 
 /// The timeline's evidence: the decision's facts and each anchor's outcome, without addresses.

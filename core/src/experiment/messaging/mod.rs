@@ -250,7 +250,11 @@ impl AppStatus {
 }
 
 /// The step at which endpoints failed (`x_blocked_step`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum BlockedStep {
     /// The name did not resolve, or resolved outside the service's networks.
     Dns,
@@ -356,6 +360,81 @@ impl AppVerdict {
         match self.step {
             Some(step) => format!("{} ({})", self.status.as_str(), step.as_str()),
             None => self.status.as_str().to_string(),
+        }
+    }
+
+    /// The app's verdict as a run records, shows and uploads it.
+    pub fn verdict(&self) -> MessagingVerdict {
+        let failing = u32::try_from(self.failing.len()).unwrap_or(u32::MAX);
+        let checked = u32::try_from(self.checked).unwrap_or(u32::MAX);
+        let failure = self.failure.as_ref().map(|f| f.as_str().into_owned());
+        match self.status {
+            AppStatus::Ok => MessagingVerdict::Ok { checked },
+            AppStatus::Blocked => MessagingVerdict::Blocked {
+                step: self.step,
+                failure,
+                failing,
+                checked,
+            },
+            AppStatus::PartiallyBlocked => MessagingVerdict::PartiallyBlocked {
+                step: self.step,
+                failure,
+                failing,
+                checked,
+            },
+        }
+    }
+}
+
+/// Kuzet's verdict on one app: the same word live, stored, listed and in `x_status` (`ok`,
+/// `blocked`, `partially_blocked`, `unreachable`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum MessagingVerdict {
+    /// Every endpoint tested answered.
+    Ok {
+        /// Endpoints checked.
+        checked: u32,
+    },
+    /// Every essential endpoint failed: the app cannot work here.
+    Blocked {
+        /// The step most failing endpoints stopped at.
+        step: Option<BlockedStep>,
+        /// The most common failure at that step (OONI's string).
+        failure: Option<String>,
+        /// Endpoints that failed.
+        failing: u32,
+        /// Endpoints checked.
+        checked: u32,
+    },
+    /// Some endpoints failed: the app may work in part (web version, media, registration).
+    PartiallyBlocked {
+        /// The step most failing endpoints stopped at.
+        step: Option<BlockedStep>,
+        /// The most common failure at that step (OONI's string).
+        failure: Option<String>,
+        /// Endpoints that failed.
+        failing: u32,
+        /// Endpoints checked.
+        checked: u32,
+    },
+    /// This device's network was down or cut while the app was measured: nothing can be said
+    /// about the app (see [`crate::session::NetworkGuard`]).
+    Unreachable {
+        /// The connectivity status that explains it.
+        network: crate::experiment::connectivity::ConnectivityStatus,
+    },
+}
+
+impl MessagingVerdict {
+    /// The verdict's one word: `ok`, `blocked`, `partially_blocked` or `unreachable`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            MessagingVerdict::Ok { .. } => "ok",
+            MessagingVerdict::Blocked { .. } => "blocked",
+            MessagingVerdict::PartiallyBlocked { .. } => "partially_blocked",
+            MessagingVerdict::Unreachable { .. } => "unreachable",
         }
     }
 }

@@ -65,6 +65,7 @@ impl Default for DecisionRules {
 /// The verdict for one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ThrottlingVerdict {
     /// The target got about the control's rate.
     NotThrottled {
@@ -93,11 +94,47 @@ pub enum ThrottlingVerdict {
         /// Median of `target/control` rate ratios.
         median_ratio: f64,
     },
-    /// The trials could not support any conclusion (failures, too few valid pairs).
+    /// The trials could not support any conclusion (failures, too few valid pairs, a throughput
+    /// server that could not be used).
     Inconclusive {
         /// Why.
         why: String,
     },
+    /// The target's connects or handshakes failed while the control's worked: blocked by its
+    /// name (or its address, for the passive method), not throttled.
+    Blocked {
+        /// The failing step, e.g. `tls_handshake`.
+        step: String,
+        /// OONI's failure string, e.g. `connection_reset`.
+        failure: String,
+    },
+    /// The target's handshake presented another key than the server's: something on the path
+    /// answered in the server's place.
+    Intercepted,
+    /// This device's network was down or cut while the target was measured: nothing can be
+    /// said about the target (see [`crate::session::NetworkGuard`]).
+    Unreachable {
+        /// The connectivity status that explains it.
+        network: crate::experiment::connectivity::ConnectivityStatus,
+    },
+}
+
+impl ThrottlingVerdict {
+    /// The verdict's one word, the same live, stored and in `x_throttling.verdict`:
+    /// `not_throttled`, `throttled`, `stalled`, `suspected`, `inconclusive`, `blocked`,
+    /// `intercepted` or `unreachable`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ThrottlingVerdict::NotThrottled { .. } => "not_throttled",
+            ThrottlingVerdict::Throttled { .. } => "throttled",
+            ThrottlingVerdict::Stalled { .. } => "stalled",
+            ThrottlingVerdict::Suspected { .. } => "suspected",
+            ThrottlingVerdict::Inconclusive { .. } => "inconclusive",
+            ThrottlingVerdict::Blocked { .. } => "blocked",
+            ThrottlingVerdict::Intercepted => "intercepted",
+            ThrottlingVerdict::Unreachable { .. } => "unreachable",
+        }
+    }
 }
 
 /// What to do after looking at the pairs so far.

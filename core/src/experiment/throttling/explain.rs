@@ -34,16 +34,31 @@ pub fn explain(verdict: &ThrottlingVerdict) -> String {
              consistently enough to be sure; more tests would tell.",
             median_ratio * 100.0
         ),
-        ThrottlingVerdict::Inconclusive { why } if why.starts_with("blocked") => format!(
-            "Blocked rather than throttled: secure connections to it failed while the comparison \
-             worked ({why})."
-        ),
-        ThrottlingVerdict::Inconclusive { why } if why.starts_with("intercepted") => format!(
-            "Intercepted: something on the network answered in the server's place ({why})."
-        ),
         ThrottlingVerdict::Inconclusive { why } => {
             format!("No conclusion: the test could not tell ({why}).")
         }
+        ThrottlingVerdict::Blocked { step, failure } => format!(
+            "Blocked rather than throttled: its {} failed ({failure}) while the comparison \
+             worked.",
+            step_words(step)
+        ),
+        ThrottlingVerdict::Intercepted => "Intercepted: something on the network answered in \
+             the server's place, with another key than the server's."
+            .to_string(),
+        ThrottlingVerdict::Unreachable { network } => {
+            crate::experiment::connectivity::unreachable_sentence("the test", *network)
+        }
+    }
+}
+
+/// A failed step of a trial in plain words.
+fn step_words(step: &str) -> &'static str {
+    match step {
+        "resolve" => "address lookup (DNS)",
+        "connect" => "connection",
+        "tls_handshake" => "secure (TLS) handshake",
+        "http_round_trip" => "download request",
+        _ => "connection",
     }
 }
 
@@ -65,9 +80,11 @@ mod tests {
                 after_bytes: 18_000,
             },
             ThrottlingVerdict::Suspected { median_ratio: 0.6 },
-            ThrottlingVerdict::Inconclusive {
-                why: "blocked: reset".to_string(),
+            ThrottlingVerdict::Blocked {
+                step: "tls_handshake".to_string(),
+                failure: "connection_reset".to_string(),
             },
+            ThrottlingVerdict::Intercepted,
             ThrottlingVerdict::Inconclusive {
                 why: "cancelled".to_string(),
             },

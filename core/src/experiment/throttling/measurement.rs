@@ -11,9 +11,7 @@ use time::OffsetDateTime;
 
 use crate::experiment::throttling::trial::TrialRecord;
 use crate::experiment::throttling::ThrottlingVerdict;
-use crate::experiment::throttling::{
-    verdict_kind, Evidence, Method, ThrottlingConfig, TEST_NAME, TEST_VERSION,
-};
+use crate::experiment::throttling::{Evidence, Method, ThrottlingConfig, TEST_NAME, TEST_VERSION};
 use crate::report::observations::{NetworkEvent, TcpConnect, TlsHandshake};
 use crate::report::Measurement;
 
@@ -107,7 +105,7 @@ pub fn extensions() -> std::collections::BTreeMap<String, i64> {
 pub fn x_throttling(method: Method, verdict: &ThrottlingVerdict, evidence: &Evidence) -> Value {
     let mut value = json!({
         "method": method,
-        "verdict": verdict_kind(verdict),
+        "verdict": verdict.word(),
         "median_ratio": Value::Null,
         "target_kbps": Value::Null,
         "control_kbps": Value::Null,
@@ -120,9 +118,11 @@ pub fn x_throttling(method: Method, verdict: &ThrottlingVerdict, evidence: &Evid
         "bytes_used": evidence.bytes_used,
         "budget_bytes": evidence.budget_bytes,
         "budget_stopped": evidence.budget_stopped,
-        "blocked": evidence.blocked.is_some(),
-        "blocked_failure": evidence.blocked,
-        "intercepted": evidence.intercepted,
+        "blocked": matches!(verdict, ThrottlingVerdict::Blocked { .. }),
+        "blocked_step": Value::Null,
+        "blocked_failure": Value::Null,
+        "intercepted": matches!(verdict, ThrottlingVerdict::Intercepted),
+        "network": Value::Null,
         "cancelled": evidence.cancelled,
     });
     match verdict {
@@ -147,8 +147,58 @@ pub fn x_throttling(method: Method, verdict: &ThrottlingVerdict, evidence: &Evid
         ThrottlingVerdict::Inconclusive { why } => {
             value["why"] = json!(why);
         }
+        ThrottlingVerdict::Blocked { step, failure } => {
+            value["blocked_step"] = json!(step);
+            value["blocked_failure"] = json!(failure);
+        }
+        ThrottlingVerdict::Intercepted => {}
+        ThrottlingVerdict::Unreachable { network } => {
+            value["network"] = json!(network);
+        }
     }
     value
+}
+
+/// The verdict an `x_throttling` object carries: the inverse of [`x_throttling`] (ratios come
+/// back rounded as written). `None` when it holds no verdict Kuzet writes.
+pub fn verdict_from_x_throttling(x: &Value) -> Option<ThrottlingVerdict> {
+    let ratio = || x.get("median_ratio").and_then(Value::as_f64);
+    let count = |key: &str| x.get(key).and_then(Value::as_u64);
+    let text = |key: &str| x.get(key).and_then(Value::as_str).map(str::to_string);
+    Some(match x.get("verdict")?.as_str()? {
+        "not_throttled" => ThrottlingVerdict::NotThrottled {
+            median_ratio: ratio()?,
+        },
+        "throttled" => ThrottlingVerdict::Throttled {
+            median_ratio: ratio()?,
+            target_kbps: count("target_kbps")?,
+            control_kbps: count("control_kbps")?,
+            fixed_rate: x
+                .get("fixed_rate_policer")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        },
+        "stalled" => ThrottlingVerdict::Stalled {
+            after_bytes: count("after_bytes")?,
+        },
+        "suspected" => ThrottlingVerdict::Suspected {
+            median_ratio: ratio()?,
+        },
+        "inconclusive" => ThrottlingVerdict::Inconclusive {
+            why: text("why").unwrap_or_default(),
+        },
+        "blocked" => ThrottlingVerdict::Blocked {
+            step: text("blocked_step").unwrap_or_else(|| "tls_handshake".to_string()),
+            failure: text("blocked_failure").unwrap_or_else(|| "unknown".to_string()),
+        },
+        "intercepted" => ThrottlingVerdict::Intercepted,
+        "unreachable" => ThrottlingVerdict::Unreachable {
+            network: text("network")
+                .as_deref()
+                .and_then(crate::experiment::connectivity::ConnectivityStatus::parse)?,
+        },
+        _ => return None,
+    })
 }
 
 fn trial_summary(number: usize, pair: Option<usize>, r: &TrialRecord) -> Value {

@@ -41,6 +41,7 @@ use crate::report::{Measurement, ProbeNetwork, Software};
 
 pub use decision::{decide, Decision, DecisionRules, ThrottlingVerdict};
 pub use explain::explain;
+pub use measurement::verdict_from_x_throttling;
 pub use passive::{PassiveOptions, PassiveTarget};
 pub use pin::{PinParseError, PinnedVerifier, SpkiPin};
 pub use rate::{analyse_trial, analyse_trial_with_gap, TrialMetrics, TrialSample, TrialTransfer};
@@ -58,6 +59,17 @@ pub const DEFAULT_TRIAL_BYTES: u64 = 128 * 1024;
 pub const DEFAULT_TARGET_BUDGET: u64 = 2_500_000;
 /// The hard cap per run: 12.5 MB (five targets).
 pub const DEFAULT_RUN_BUDGET: u64 = 12_500_000;
+/// The names tested when a run names none: sites Kazakhstan throttled by their SNI (the
+/// RFE/RL Kazakh service from September 2022 on most networks, Current Time around the
+/// November 2022 election; OONI, 2023) and the name Russia throttled in 2021 (Twitter; Xue et
+/// al., IMC 2021). Only the names travel: every byte comes from Kuzet's throughput server.
+pub const DEFAULT_TARGETS: [&str; 4] = [
+    "www.azattyq.org",
+    "rus.azattyq.org",
+    "www.currenttime.tv",
+    "twitter.com",
+];
+
 /// The parent of the default control names.
 pub const CONTROL_PARENT: &str = "kuzet-control.invalid";
 
@@ -154,12 +166,12 @@ pub struct Evidence {
     pub budget_bytes: u64,
     /// True when the budget stopped the schedule early (no escalation, or fewer pairs).
     pub budget_stopped: bool,
-    /// The target's handshake (or connect) failed while the control's did not: the failure.
-    pub blocked: Option<String>,
-    /// The target's handshake presented another key than the pinned one (interception).
-    pub intercepted: bool,
     /// True when the run was cancelled while this target was measured.
     pub cancelled: bool,
+    /// True when the throughput server could not be used (every control trial failed, or it
+    /// presented another key than its pin): the verdict is `inconclusive`, and no further
+    /// target is measured against that server.
+    pub server_unusable: bool,
 }
 
 impl Evidence {
@@ -172,9 +184,8 @@ impl Evidence {
             bytes_used: 0,
             budget_bytes,
             budget_stopped: false,
-            blocked: None,
-            intercepted: false,
             cancelled: false,
+            server_unusable: false,
         }
     }
 }
@@ -234,26 +245,6 @@ pub enum ThrottlingError {
     /// The configuration cannot be used.
     #[error("invalid throttling configuration: {0}")]
     InvalidConfig(String),
-    /// The control's handshakes presented another key than the pin: wrong pin or wrong server.
-    #[error(
-        "the throughput server's key does not match the pin: expected {expected}, it presented \
-         {presented} (wrong --pin, or not a Kuzet throughput server)"
-    )]
-    PinMismatch {
-        /// The pin configured.
-        expected: String,
-        /// What the server presented.
-        presented: String,
-    },
-    /// Every control trial failed: the server cannot be used from here.
-    #[error(
-        "could not use the throughput server: every control trial failed ({failure}); is it \
-         running, reachable, or blocked?"
-    )]
-    ServerUnreachable {
-        /// The last failure.
-        failure: String,
-    },
 }
 
 /// Runs the test: every SNI target, then every passive target, each within its budget and the
@@ -290,7 +281,7 @@ pub async fn run_throttling(
         let result = match method {
             Method::SniSwap => {
                 schedule::measure_sni_target(config, &input, budget, test_start, cancel, progress)
-                    .await?
+                    .await
             }
             Method::Passive => {
                 passive::measure_passive_target(
@@ -310,11 +301,15 @@ pub async fn run_throttling(
         };
         report.bytes_used += result.evidence.bytes_used;
         report.cancelled |= result.evidence.cancelled;
+        let server_unusable = result.evidence.server_unusable;
         progress(ThrottlingProgress::Finished {
             target: input,
             verdict: result.verdict.clone(),
         });
         report.results.push(result);
+        if server_unusable {
+            break;
+        }
     }
     Ok(report)
 }
@@ -354,17 +349,6 @@ fn validate(config: &ThrottlingConfig) -> Result<(), ThrottlingError> {
         ));
     }
     Ok(())
-}
-
-/// `not_throttled`, `throttled`, `stalled`, `suspected` or `inconclusive`.
-pub fn verdict_kind(verdict: &ThrottlingVerdict) -> &'static str {
-    match verdict {
-        ThrottlingVerdict::NotThrottled { .. } => "not_throttled",
-        ThrottlingVerdict::Throttled { .. } => "throttled",
-        ThrottlingVerdict::Stalled { .. } => "stalled",
-        ThrottlingVerdict::Suspected { .. } => "suspected",
-        ThrottlingVerdict::Inconclusive { .. } => "inconclusive",
-    }
 }
 
 #[cfg(test)]

@@ -250,18 +250,19 @@ pub(crate) async fn measure_passive_target(
             };
         }
         if target_failed * 4 >= n * 3 && baseline_ok * 4 >= n * 3 {
-            let failure = pairs
+            let last_failed = pairs
                 .iter()
-                .filter_map(|(t, _)| fetches[*t].outcome.failure.as_ref())
-                .map(|f| f.as_str().into_owned())
-                .next_back()
-                .unwrap_or_else(|| "unknown".to_string());
-            evidence.blocked = Some(failure.clone());
-            break ThrottlingVerdict::Inconclusive {
-                why: format!(
-                    "blocked: fetching the target failed ({failure}) in {target_failed} of {n} \
-                     trials while the baseline loaded"
-                ),
+                .map(|(t, _)| &fetches[*t].outcome)
+                .filter(|outcome| outcome.failure.is_some())
+                .next_back();
+            break ThrottlingVerdict::Blocked {
+                step: last_failed
+                    .and_then(|outcome| outcome.failed_operation)
+                    .map_or("http_round_trip", |operation| operation.as_str())
+                    .to_string(),
+                failure: last_failed
+                    .and_then(|outcome| outcome.failure.as_ref())
+                    .map_or_else(|| "unknown".to_string(), |f| f.as_str().into_owned()),
             };
         }
         let metrics: Vec<(TrialMetrics, TrialMetrics)> = pairs

@@ -16,7 +16,7 @@ use crate::experiment::throttling::{
     decide, Decision, DecisionRules, ThrottlingVerdict, TrialMetrics,
 };
 use crate::experiment::throttling::{
-    Evidence, Method, TargetResult, ThrottlingConfig, ThrottlingError, ThrottlingProgress,
+    Evidence, Method, TargetResult, ThrottlingConfig, ThrottlingProgress,
 };
 
 /// The bytes reserved for one trial: its body and the overhead cap.
@@ -35,8 +35,9 @@ pub fn pair_order(index: usize) -> [Arm; 2] {
     }
 }
 
-/// Measures one SNI target. `Ok(None)` when `budget` cannot hold even one pair. Errors are
-/// the run's (wrong pin, unusable server), not the target's.
+/// Measures one SNI target. `None` when `budget` cannot hold even one pair. A throughput
+/// server that cannot be used (unreachable, or another key than its pin) ends the target as
+/// `inconclusive` with [`Evidence::server_unusable`] set: the run measures no further target.
 pub async fn measure_sni_target(
     config: &ThrottlingConfig,
     sni: &str,
@@ -44,10 +45,10 @@ pub async fn measure_sni_target(
     test_start: OffsetDateTime,
     cancel: &CancellationToken,
     progress: &(dyn Fn(ThrottlingProgress) + Send + Sync),
-) -> Result<Option<TargetResult>, ThrottlingError> {
+) -> Option<TargetResult> {
     let pair_reserve = 2 * trial_reserve(config);
     if budget < pair_reserve {
-        return Ok(None);
+        return None;
     }
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
@@ -104,10 +105,16 @@ pub async fn measure_sni_target(
                         .presented_pin
                         .map(|pin| pin.to_string())
                         .unwrap_or_else(|| "an unreadable certificate".to_string());
-                    return Err(ThrottlingError::PinMismatch {
-                        expected: config.pin.to_string(),
-                        presented,
-                    });
+                    records.push(record);
+                    evidence.server_unusable = true;
+                    break 'schedule ThrottlingVerdict::Inconclusive {
+                        why: format!(
+                            "its throughput server presented another key than the one \
+                             configured (expected {}, presented {presented}): a wrong pin, or \
+                             someone intercepting the connection",
+                            config.pin
+                        ),
+                    };
                 }
                 pair[slot] = records.len();
                 records.push(record);
@@ -130,7 +137,13 @@ pub async fn measure_sni_target(
                 .and_then(|c| c.failure.as_ref())
                 .map(|f| f.as_str().into_owned())
                 .unwrap_or_else(|| "unknown".to_string());
-            return Err(ThrottlingError::ServerUnreachable { failure });
+            evidence.server_unusable = true;
+            break ThrottlingVerdict::Inconclusive {
+                why: format!(
+                    "its throughput server could not be reached: every control trial failed \
+                     ({failure})"
+                ),
+            };
         }
         if let Some(verdict) = blocked_or_intercepted(&targets, &controls, &mut evidence) {
             break verdict;
@@ -162,13 +175,13 @@ pub async fn measure_sni_target(
         started_at,
         runtime: started.elapsed(),
     });
-    Ok(Some(TargetResult {
+    Some(TargetResult {
         input: sni.to_string(),
         method: Method::SniSwap,
         verdict,
         evidence,
         measurement,
-    }))
+    })
 }
 
 /// A target whose trials mostly failed before any data while the control's did not is blocked
@@ -176,21 +189,14 @@ pub async fn measure_sni_target(
 pub(crate) fn blocked_or_intercepted(
     targets: &[&TrialRecord],
     controls: &[&TrialRecord],
-    evidence: &mut Evidence,
+    _evidence: &mut Evidence,
 ) -> Option<ThrottlingVerdict> {
     let n = targets.len();
     if n == 0 {
         return None;
     }
-    let intercepted = targets.iter().filter(|t| t.pin_mismatch).count();
-    if intercepted > 0 {
-        evidence.intercepted = true;
-        return Some(ThrottlingVerdict::Inconclusive {
-            why: format!(
-                "intercepted: the target's handshake presented another key than the server's in \
-                 {intercepted} of {n} trials"
-            ),
-        });
+    if targets.iter().any(|t| t.pin_mismatch) {
+        return Some(ThrottlingVerdict::Intercepted);
     }
     let failed: Vec<&&TrialRecord> = targets.iter().filter(|t| t.failed_before_data()).collect();
     let controls_ok = controls.iter().filter(|c| !c.failed_before_data()).count();
@@ -206,13 +212,9 @@ pub(crate) fn blocked_or_intercepted(
             .and_then(|t| t.failed_step)
             .map(|s| s.as_str())
             .unwrap_or("tls_handshake");
-        evidence.blocked = Some(failure.clone());
-        return Some(ThrottlingVerdict::Inconclusive {
-            why: format!(
-                "blocked: the target's {step} failed ({failure}) in {} of {n} trials while the \
-                 control's succeeded",
-                failed.len()
-            ),
+        return Some(ThrottlingVerdict::Blocked {
+            step: step.to_string(),
+            failure,
         });
     }
     None

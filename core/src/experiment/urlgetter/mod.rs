@@ -108,6 +108,49 @@ pub struct UrlSummary {
     pub runtime: Duration,
 }
 
+impl UrlSummary {
+    /// What the measurement concludes: every step worked, or which one failed and how.
+    pub fn verdict(&self) -> UrlVerdict {
+        match (&self.failed_operation, &self.failure) {
+            (None, None) => UrlVerdict::Ok,
+            (operation, failure) => UrlVerdict::Failed {
+                operation: operation.clone().unwrap_or_else(|| "unknown".to_string()),
+                failure: failure.as_ref().map_or_else(
+                    || "unknown_failure".to_string(),
+                    |f| f.as_str().into_owned(),
+                ),
+            },
+        }
+    }
+}
+
+/// What `kuzet measure` concludes for one URL, written as `x_verdict`: whether every step
+/// worked. Never a verdict on blocking: urlgetter has no control measurement to compare with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum UrlVerdict {
+    /// Every step worked and a response arrived (whatever its status code).
+    Ok,
+    /// A step failed.
+    Failed {
+        /// The step: `resolve`, `connect`, `tls_handshake` or `http_round_trip`.
+        operation: String,
+        /// OONI's failure string.
+        failure: String,
+    },
+}
+
+impl UrlVerdict {
+    /// The verdict's one word: `ok` or `failed`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            UrlVerdict::Ok => "ok",
+            UrlVerdict::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// The outcome of measuring one URL.
 #[derive(Debug, Clone)]
 pub struct UrlGetterResult {
@@ -188,8 +231,6 @@ pub async fn measure_url(
     .map(|(name, version)| (name.to_string(), version))
     .collect();
     measurement.test_runtime = runtime.as_secs_f64();
-    measurement.test_keys = test_keys(&config.resolver, &outcome)?;
-
     let summary = UrlSummary {
         url: url.to_string(),
         failed_operation: outcome.failed_operation.map(|op| op.as_str().to_string()),
@@ -201,6 +242,7 @@ pub async fn measure_url(
         bytes_received: outcome.bytes_received,
         runtime,
     };
+    measurement.test_keys = test_keys(&config.resolver, &outcome, &summary.verdict())?;
     Ok(UrlGetterResult {
         measurement,
         summary,
@@ -208,7 +250,11 @@ pub async fn measure_url(
 }
 
 /// urlgetter's test keys (ts-027), plus Kuzet's `x_` extras.
-fn test_keys(resolver: &DnsTransport, outcome: &FetchOutcome) -> Result<serde_json::Value> {
+fn test_keys(
+    resolver: &DnsTransport,
+    outcome: &FetchOutcome,
+    verdict: &UrlVerdict,
+) -> Result<serde_json::Value> {
     let observations = &outcome.observations;
     Ok(serde_json::json!({
         "agent": "redirect",
@@ -224,5 +270,6 @@ fn test_keys(resolver: &DnsTransport, outcome: &FetchOutcome) -> Result<serde_js
         "x_dns_duplicate_responses": observations.dns_late_replies,
         "x_resolver": resolver.address(),
         "x_bytes_received": outcome.bytes_received,
+        "x_verdict": verdict,
     }))
 }

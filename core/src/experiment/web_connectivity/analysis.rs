@@ -379,7 +379,7 @@ fn classic_blocking(
         }
         Verdict::HttpBlockpage if inconsistent => blocked(Blocking::Dns),
         Verdict::HttpBlockpage => blocked(Blocking::HttpDiff),
-        Verdict::Undetermined { .. } => (None, None),
+        Verdict::Undetermined { .. } | Verdict::Unreachable { .. } => (None, None),
     }
 }
 

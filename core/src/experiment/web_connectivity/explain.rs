@@ -92,6 +92,9 @@ pub fn explain_website(
             "{host} appears blocked: {what} while requesting the page, while the test helper fetched it.",
             what = describe_failure(failure)
         ),
+        WebVerdict::Unreachable { network } => {
+            crate::experiment::connectivity::unreachable_sentence(&host, *network)
+        }
         WebVerdict::Undetermined { .. } => match failure {
             Some(failure) => format!(
                 "{host} did not load: {what} while {step}. {no_control}, so this cannot tell blocking from an outage.",

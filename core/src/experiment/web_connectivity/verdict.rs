@@ -10,6 +10,7 @@ use crate::failure::Failure;
 /// Kuzet's verdict on one URL, written as `x_verdict` (`{"kind": "...", ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum), uniffi(name = "WebVerdict"))]
 pub enum Verdict {
     /// The page was reached: an https fetch succeeded, or a cleartext page matched the test
     /// helper's.
@@ -59,6 +60,13 @@ pub enum Verdict {
         /// Why.
         why: String,
     },
+    /// This device's network was down or cut while the URL was measured: nothing can be said
+    /// about the site (the connectivity check's status says how; see
+    /// [`crate::session::NetworkGuard`]).
+    Unreachable {
+        /// The connectivity status that explains it.
+        network: crate::experiment::connectivity::ConnectivityStatus,
+    },
 }
 
 impl Verdict {
@@ -74,6 +82,7 @@ impl Verdict {
             Verdict::HttpBlockpage => "http_blockpage",
             Verdict::HttpFailure { .. } => "http_failure",
             Verdict::Undetermined { .. } => "undetermined",
+            Verdict::Unreachable { .. } => "unreachable",
         }
     }
 
@@ -113,6 +122,7 @@ impl fmt::Display for Verdict {
             Verdict::HttpBlockpage => f.write_str("HTTP blockpage"),
             Verdict::HttpFailure { failure } => write!(f, "HTTP failure ({failure})"),
             Verdict::Undetermined { why } => write!(f, "undetermined ({why})"),
+            Verdict::Unreachable { network } => write!(f, "unreachable ({network})"),
         }
     }
 }
@@ -120,6 +130,7 @@ impl fmt::Display for Verdict {
 /// How DNS was tampered with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum DnsTamper {
     /// NXDOMAIN (or an empty answer) while the name resolves elsewhere.
     Nxdomain,
@@ -136,6 +147,7 @@ pub enum DnsTamper {
 /// How TCP connects were blocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum TcpBlock {
     /// `connection_reset`.
     Reset,
@@ -150,6 +162,7 @@ pub enum TcpBlock {
 /// How a TLS handshake was interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum TlsBlock {
     /// `connection_reset`.
     Reset,
@@ -347,6 +360,12 @@ mod tests {
             (
                 Verdict::Undetermined { why: "x".into() },
                 json!({"kind": "undetermined", "why": "x"}),
+            ),
+            (
+                Verdict::Unreachable {
+                    network: crate::experiment::connectivity::ConnectivityStatus::DataBlackout,
+                },
+                json!({"kind": "unreachable", "network": "data_blackout"}),
             ),
         ];
         for (verdict, expected) in cases {

@@ -7,8 +7,6 @@ use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::runtime::{Builder, Handle, Runtime};
 
-use super::error::EngineError;
-
 /// Worker threads: two is plenty for network-bound work on a phone.
 pub const WORKER_THREADS: usize = 2;
 /// Threads for blocking calls (getaddrinfo goes through `spawn_blocking`).
@@ -43,20 +41,19 @@ pub fn runtime() -> &'static Runtime {
 type ErasedJob = Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>;
 
 /// Runs `call` on the blocking threads of the runtime behind `handle` and returns its result.
-/// Errors only when the job stopped unexpectedly (it panicked or the runtime shut down).
+/// Errors (in words) only when the job stopped unexpectedly: it panicked or the runtime shut
+/// down.
 pub(crate) async fn run_blocking<T: Send + 'static>(
     handle: &Handle,
-    call: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
-) -> Result<T, EngineError> {
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     let job: ErasedJob = Box::new(move || Box::new(call()) as Box<dyn Any + Send>);
     let output = handle
         .spawn_blocking(job)
         .await
-        .map_err(|e| EngineError::Internal(format!("a store task stopped unexpectedly: {e}")))?;
-    match output.downcast::<Result<T, EngineError>>() {
-        Ok(result) => *result,
-        Err(_) => Err(EngineError::Internal(
-            "a store task returned an unexpected type".to_string(),
-        )),
-    }
+        .map_err(|e| format!("a store task stopped unexpectedly: {e}"))?;
+    output
+        .downcast::<T>()
+        .map(|value| *value)
+        .map_err(|_| "a store task returned an unexpected type".to_string())
 }

@@ -1,0 +1,159 @@
+//! Results as the store keeps them: one typed, versioned record per result
+//! ([`StoredDetail`], version [`DETAIL_VERSION`]) written by the run and read back for the
+//! history, so the words a person sees later are the words the run reported. No key is
+//! guessed on reading; rows of older versions are upgraded once ([`super::legacy`]).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::result::TargetResult;
+use super::verdict::{Verdict, VerdictGroup};
+use crate::store::{DeliveryState, ResultRecord, Store, Verdict as StoredVerdict};
+
+/// The version of [`StoredDetail`] this build writes (version 1 was the free-form JSON of
+/// earlier builds).
+pub const DETAIL_VERSION: i64 = 2;
+
+/// What the store keeps of a result besides its row (target, word, group, failure, times).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDetail {
+    /// The suite's own verdict.
+    pub verdict: Verdict,
+    /// The verdict in plain words, as reported.
+    pub explanation: String,
+    /// The step that failed, if one did.
+    pub failed_operation: Option<String>,
+    /// The final HTTP status, if any.
+    pub status_code: Option<u16>,
+    /// Bytes received for the target.
+    pub bytes_received: u64,
+    /// Time spent, in milliseconds.
+    pub runtime_ms: u64,
+}
+
+/// Why a stored result cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// Its detail is of a version this build does not read.
+    #[error(
+        "stored result {id} has detail version {version}, which this version of Kuzet cannot read"
+    )]
+    UnknownVersion {
+        /// The measurement id.
+        id: String,
+        /// The version found.
+        version: i64,
+    },
+    /// Its detail does not decode.
+    #[error("stored result {id} cannot be decoded: {reason}")]
+    Undecodable {
+        /// The measurement id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The store's record of `result`.
+pub(crate) fn stored_verdict(result: &TargetResult) -> StoredVerdict {
+    let detail = StoredDetail {
+        verdict: result.verdict.clone(),
+        explanation: result.explanation.clone(),
+        failed_operation: result.failed_operation.clone(),
+        status_code: result.status_code,
+        bytes_received: result.bytes_received,
+        runtime_ms: u64::try_from(result.runtime.as_millis()).unwrap_or(u64::MAX),
+    };
+    StoredVerdict {
+        word: result.word.clone(),
+        group: result.group.word().to_string(),
+        target: result.target.clone(),
+        failure: result.failure.clone(),
+        detail: serde_json::to_value(&detail).unwrap_or(serde_json::Value::Null),
+        detail_version: DETAIL_VERSION,
+    }
+}
+
+/// A stored result read back, exactly as the run reported it.
+pub fn result_of(record: &ResultRecord) -> Result<TargetResult, HistoryError> {
+    if record.detail_version != DETAIL_VERSION {
+        return Err(HistoryError::UnknownVersion {
+            id: record.measurement_id.clone(),
+            version: record.detail_version,
+        });
+    }
+    let detail: StoredDetail =
+        serde_json::from_value(record.detail.clone()).map_err(|e| HistoryError::Undecodable {
+            id: record.measurement_id.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(TargetResult {
+        target: record.target.clone(),
+        word: detail.verdict.word().to_string(),
+        group: detail.verdict.group(),
+        verdict: detail.verdict,
+        explanation: detail.explanation,
+        failed_operation: detail.failed_operation,
+        failure: record.failure.clone(),
+        status_code: detail.status_code,
+        bytes_received: detail.bytes_received,
+        runtime: Duration::from_millis(detail.runtime_ms),
+        measured_at: time_of_ms(record.finished_at_ms),
+        measurement_id: record.measurement_id.clone(),
+    })
+}
+
+/// A store time (ms since the epoch) as a `SystemTime`.
+pub fn time_of_ms(ms: i64) -> std::time::SystemTime {
+    super::reporter::time_of(ms)
+}
+
+/// One entry of the history: a result and where its measurement is on its way to a
+/// collector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryItem {
+    /// The result, as reported.
+    pub result: TargetResult,
+    /// Its measurement's delivery state; `None` once a quota dropped the measurement (the
+    /// result stays in the history).
+    pub delivery: Option<DeliveryState>,
+    /// The run it belongs to (the store's id).
+    pub run: i64,
+}
+
+/// A stored record as a history entry; rows that cannot be read are logged and skipped.
+pub fn history_item(record: &ResultRecord) -> Option<HistoryItem> {
+    match result_of(record) {
+        Ok(result) => Some(HistoryItem {
+            result,
+            delivery: record.delivery,
+            run: record.run_id,
+        }),
+        Err(error) => {
+            tracing::warn!("{error}");
+            None
+        }
+    }
+}
+
+/// A stored record as a history entry, reading a result of an earlier version on the fly (a
+/// store opened read-only is never upgraded).
+pub fn read_item(store: &Store, record: &ResultRecord) -> Option<HistoryItem> {
+    if record.detail_version == DETAIL_VERSION {
+        return history_item(record);
+    }
+    let measurement = store.measurement(&record.measurement_id).unwrap_or(None);
+    let detail = super::legacy::convert(record, measurement.as_ref());
+    let upgraded = ResultRecord {
+        detail: serde_json::to_value(&detail).ok()?,
+        detail_version: DETAIL_VERSION,
+        ..record.clone()
+    };
+    history_item(&upgraded)
+}
+
+/// The group stored with a row, read back.
+pub fn stored_group(record: &ResultRecord) -> Option<VerdictGroup> {
+    VerdictGroup::from_word(&record.group)
+}
