@@ -1,13 +1,18 @@
 //! Unit tests of the analysis: every verdict, the classic keys, and the rules that keep a down
 //! site or an unreachable helper from being called blocked.
 
+use std::net::SocketAddr;
+
 use rcgen::{CertificateParams, DistinguishedName as RcgenDn, DnType, KeyPair};
 
 use super::*;
+use crate::experiment::web_connectivity::verdict::{DnsTamper, TcpBlock, TlsBlock};
 use crate::report::observations::{
     BinaryData, HttpBody, HttpRequest, HttpResponse, TcpConnectStatus,
 };
-use crate::th::{ThDns, ThHttpRequest, ThIpInfo, ThTcpConnect, ThTlsHandshake};
+use crate::th::{
+    ThDns, ThHttpRequest, ThIpInfo, ThTcpConnect, ThTlsHandshake, IP_FLAG_VALID_FOR_DOMAIN,
+};
 
 const HOST: &str = "site.test";
 const GOOD: &str = "93.184.216.34";
