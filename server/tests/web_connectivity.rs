@@ -14,20 +14,22 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
 use kuzet_core::experiment::web_connectivity::{
-    measure_website, measure_websites, Blocking, DnsConsistency, DnsTamper, ProgressEvent,
-    RunLimits, SkipReason, StepTimeouts, TargetUrl, Timeouts, TlsBlock, Verdict,
-    WebConnectivityConfig, WebConnectivityResult,
+    measure_website, Blocking, DnsConsistency, DnsTamper, StepTimeouts, TargetUrl, Timeouts,
+    TlsBlock, Verdict, WebConnectivityConfig, WebConnectivityResult,
 };
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::probe::dns::DnsTransport;
+use kuzet_core::session::{self, RunLimits, RunPlan, RunStatus, Setup, Targets};
 use kuzet_core::th::{BogonPolicy, ThResponse};
 use kuzet_core::Failure;
+use kuzet_e2e::fixtures::anchors::Anchors;
 use kuzet_e2e::fixtures::dns::{Behaviour, UdpDnsServer, Zone};
+use kuzet_e2e::fixtures::listener::Heard;
 use kuzet_e2e::fixtures::pki::{TestCa, TestLeaf};
 use kuzet_e2e::fixtures::tcp::closed_port;
 use kuzet_e2e::fixtures::web::{Routes, WebServer};
@@ -602,6 +604,59 @@ async fn an_unreachable_helper_leaves_cleartext_undetermined_but_https_ok() {
     assert_eq!(result.summary.accessible, Some(true));
 }
 
+/// A run of the web suite on the one run path, with loopback anchors for its network check,
+/// nothing stored.
+async fn run_websites(
+    config: &WebConnectivityConfig,
+    urls: &[TargetUrl],
+    limits: RunLimits,
+) -> (session::RunSummary, Arc<Heard>) {
+    let anchors = Anchors::up();
+    let mut setup_base = kuzet_core::engine::EngineConfig::new("/nonexistent", Default::default());
+    setup_base.connectivity = anchors.config();
+    let plan = RunPlan {
+        run_id: "web".to_string(),
+        targets: Targets {
+            web: urls.to_vec(),
+            ..Targets::default()
+        },
+        setup: Setup {
+            web: WebConnectivityConfig {
+                th_url: None,
+                ..config.clone()
+            },
+            test_helpers: config.th_url.iter().cloned().collect(),
+            ..setup_of(&setup_base)
+        },
+        limits,
+        network: Default::default(),
+        store: None,
+    };
+    let heard = Arc::new(Heard::default());
+    let summary = session::start(plan, heard.clone(), Default::default())
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    drop(anchors);
+    (summary, heard)
+}
+
+/// Every experiment's default settings, with `config`'s connectivity check.
+fn setup_of(config: &kuzet_core::engine::EngineConfig) -> Setup {
+    Setup {
+        software: config.software.clone(),
+        probe_network: config.probe_network.clone(),
+        urls: Default::default(),
+        web: Default::default(),
+        test_helpers: Vec::new(),
+        messaging: Default::default(),
+        throttling: None,
+        connectivity: config.connectivity.clone(),
+        record_checks: false,
+    }
+}
+
 #[tokio::test]
 async fn many_urls_run_concurrently_within_budgets() {
     let (ca, leaf) = pki();
@@ -616,109 +671,81 @@ async fn many_urls_run_concurrently_within_budgets() {
             url: good.clone(),
             category_code: Some("NEWS".into()),
         },
-        TargetUrl::new("ftp://example.org/"),
         TargetUrl::new(down.clone()),
         TargetUrl::new(format!("{good}again")),
     ];
-    let events = Mutex::new(Vec::new());
-    let report = measure_websites(
-        &config,
-        urls.clone(),
-        RunLimits {
-            concurrency: 2,
-            total_time: Duration::from_secs(600),
-            byte_budget: u64::MAX,
-        },
-        |event| events.lock().unwrap().push(event),
-    )
-    .await;
-    let verdicts: Vec<(&str, &Verdict)> = report
-        .results
+    let limits = |parallelism, time_budget, byte_budget| RunLimits {
+        parallelism,
+        time_budget,
+        byte_budget,
+    };
+    let (report, heard) = run_websites(&config, &urls, limits(2, None, u64::MAX)).await;
+    assert_eq!(report.status, RunStatus::Completed);
+    let mut verdicts: Vec<(String, String)> = heard
+        .results()
         .iter()
-        .map(|r| (r.summary.url.as_str(), &r.verdict))
+        .map(|(r, _)| (r.target.clone(), r.word.clone()))
         .collect();
-    assert_eq!(
-        verdicts,
-        vec![
-            (good.as_str(), &Verdict::Ok),
-            (down.as_str(), &Verdict::SiteDown),
-            (urls[3].url.as_str(), &Verdict::Ok),
-        ]
-    );
-    assert_eq!(
-        report.results[0].summary.category_code.as_deref(),
-        Some("NEWS")
-    );
-    assert_eq!(report.invalid.len(), 1);
-    assert_eq!(report.invalid[0].target.url, "ftp://example.org/");
-    assert!(report.skipped.is_empty());
-    assert_eq!(report.stopped_by, None);
-    assert_eq!(
-        report.bytes_used,
-        report.results.iter().map(|r| r.bytes_received).sum::<u64>()
-    );
-    let events = events.into_inner().unwrap();
-    let started = events
-        .iter()
-        .filter(|e| matches!(e, ProgressEvent::Started { .. }))
-        .count();
-    let finished = events
-        .iter()
-        .filter(|e| matches!(e, ProgressEvent::Finished { .. }))
-        .count();
-    assert_eq!((started, finished), (3, 3));
+    verdicts.sort();
+    let mut expected = vec![
+        (good.clone(), "ok".to_string()),
+        (urls[2].url.clone(), "ok".to_string()),
+        (down.clone(), "site_down".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(verdicts, expected);
+    let (_, first) = heard.result(&good);
+    assert_eq!(first.test_keys["category_code"], "NEWS");
+    assert!(report.not_measured.is_empty());
+    // The results' bytes and the run's network check.
+    assert!(report.bytes_used >= report.results.iter().map(|r| r.bytes_received).sum::<u64>());
     // One report: one test_start_time.
-    let starts: Vec<&str> = report
-        .results
+    let starts: Vec<String> = heard
+        .results()
         .iter()
-        .map(|r| r.measurement.test_start_time.as_str())
+        .map(|(_, m)| m.test_start_time.clone())
         .collect();
     assert!(starts.windows(2).all(|w| w[0] == w[1]));
 
-    // A byte budget of one byte: the first URL runs, the rest are skipped.
-    let skipped = Mutex::new(Vec::new());
-    let report = measure_websites(
-        &config,
-        urls.clone(),
-        RunLimits {
-            concurrency: 1,
-            total_time: Duration::from_secs(600),
-            byte_budget: 1,
+    // A URL that is not http(s): the plan is refused before anything is measured.
+    let mut bad = urls.clone();
+    bad.push(TargetUrl::new("ftp://example.org/"));
+    let plan = RunPlan {
+        run_id: "bad".to_string(),
+        targets: Targets {
+            web: bad,
+            ..Targets::default()
         },
-        |event| {
-            if let ProgressEvent::Skipped { index, reason, .. } = event {
-                skipped.lock().unwrap().push((index, reason));
-            }
-        },
-    )
-    .await;
-    assert_eq!(report.results.len(), 1);
-    assert_eq!(report.stopped_by, Some(SkipReason::ByteBudget));
-    assert_eq!(report.skipped.len(), 3);
-    assert_eq!(
-        skipped.into_inner().unwrap(),
-        vec![
-            (1, SkipReason::ByteBudget),
-            (2, SkipReason::ByteBudget),
-            (3, SkipReason::ByteBudget)
-        ]
-    );
+        setup: setup_of(&kuzet_core::engine::EngineConfig::new(
+            "/x",
+            Default::default(),
+        )),
+        limits: limits(1, None, u64::MAX),
+        network: Default::default(),
+        store: None,
+    };
+    let refused = session::start(plan, Arc::new(Heard::default()), Default::default());
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("ftp://example.org/"));
+
+    // A byte budget of one byte: the network check uses it, no URL starts, all are listed.
+    let (report, _) = run_websites(&config, &urls, limits(1, None, 1)).await;
+    assert_eq!(report.status, RunStatus::BudgetExhausted);
+    assert!(report.results.is_empty());
+    assert_eq!(report.not_measured.len(), 3);
 
     // No time at all: nothing starts.
-    let report = measure_websites(
+    let (report, _) = run_websites(
         &config,
-        urls,
-        RunLimits {
-            concurrency: 4,
-            total_time: Duration::ZERO,
-            byte_budget: u64::MAX,
-        },
-        |_| {},
+        &urls,
+        limits(4, Some(Duration::from_nanos(1)), u64::MAX),
     )
     .await;
     assert!(report.results.is_empty());
-    assert_eq!(report.skipped.len(), 4);
-    assert_eq!(report.stopped_by, Some(SkipReason::TimeBudget));
+    assert_eq!(report.not_measured.len(), 3);
+    assert_eq!(report.status, RunStatus::OutOfTime);
 }
 
 /// Sends one raw HTTP/1.1 request; returns the status code and body.
