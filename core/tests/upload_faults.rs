@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kuzet_core::net::trust::TrustAnchors;
-use kuzet_core::store::{DeliveryState, Store, StorePolicy, UploadPolicy};
+use kuzet_core::store::{DeliveryState, Store, StorePolicy};
 use kuzet_core::upload::{
-    flush, FlushOptions, FlushReport, HttpUploader, UploadFailureKind, UploadManager,
+    flush, FlushOptions, FlushReport, HttpUploader, UploadFailureKind, UploadManager, UploadPolicy,
 };
 use kuzet_e2e::fixtures::collector_faults::{CollectorDouble, Fault, FaultProxy};
 use store_support::{kz, measurement};

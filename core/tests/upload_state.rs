@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kuzet_core::report::{Measurement, ProbeNetwork};
-use kuzet_core::store::{DeliveryState, ManualClock, Store, StorePolicy, UploadPolicy};
+use kuzet_core::store::{DeliveryState, ManualClock, Store, StorePolicy};
 use kuzet_core::upload::{
-    UploadFailureKind, UploadManager, UploadRequest, UploadResult, UploadTask, UploadTaskAction,
+    UploadFailureKind, UploadManager, UploadPolicy, UploadRequest, UploadResult, UploadTask,
+    UploadTaskAction,
 };
 use serde_json::{json, Value};
 use store_support::{kz, measurement};

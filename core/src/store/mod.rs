@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 pub use db::{Store, StoreStats, WipeReport, DATABASE_FILE_NAME};
 pub use outbox::{DeliveryState, OutboxItem, QueueStats, Recorded};
-pub use policy::{StorePolicy, UploadPolicy};
+pub use policy::StorePolicy;
 pub use quota::{DropCounters, QuotaReport};
 pub use recovery::{destroy, recover, remove_damaged_copies, RecoveryReport};
 pub use results::{

@@ -46,6 +46,7 @@ use serde::Serialize;
 use url::Url;
 
 use super::backoff::{backoff_delay, parse_retry_after};
+use super::policy::UploadPolicy;
 use super::protocol;
 use super::rate_limit::{RateLimiter, Throttle};
 use super::request::{
@@ -54,7 +55,6 @@ use super::request::{
 use super::UploadError;
 use crate::store::codec::gzip as codec_gzip;
 use crate::store::outbox::{CollectorStatus, DueItem, FailureUpdate};
-use crate::store::policy::UploadPolicy;
 use crate::store::{Clock, Store, StoreError};
 
 /// How long the platform is told to wait while results of requests it was given are still
