@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::{last_error, LastError};
 use crate::store::results::clip;
 use crate::store::{Store, StoreResult};
-use crate::upload::UploadFailureKind;
 
 /// The state of a collector as the uploader sees it (persisted backoff).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -47,11 +46,12 @@ impl Store {
     }
 
     /// Records a failed request to `collector`: one more failure in a row, and no request
-    /// before `delay(failures in a row)` has passed.
+    /// before `delay(failures in a row)` has passed. `kind` is the class of failure as the
+    /// uploader spells it; it is stored as given.
     pub fn record_collector_failure(
         &self,
         collector: &str,
-        kind: UploadFailureKind,
+        kind: &str,
         message: &str,
         delay: impl FnOnce(u32) -> Duration,
     ) -> StoreResult<CollectorStatus> {
@@ -75,7 +75,7 @@ impl Store {
                 params![
                     collector,
                     now.saturating_add(wait),
-                    kind.as_str(),
+                    kind,
                     clip(message),
                     now
                 ],

@@ -8,16 +8,36 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::collectors::collector_success;
 use crate::store::results::clip;
 use crate::store::{Store, StoreResult};
-use crate::upload::protocol::ReportTemplate;
-use crate::upload::UploadFailureKind;
+
+/// The header fields of a stored measurement, kept in their own columns beside its body:
+/// what the uploader builds a measurement's report template from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasurementHeader {
+    /// `0.2.0`.
+    pub data_format_version: String,
+    /// `AS1234`, or `AS0` when unknown.
+    pub probe_asn: String,
+    /// Country code, or `ZZ` when unknown.
+    pub probe_cc: String,
+    /// The software that measured.
+    pub software_name: String,
+    /// Its version.
+    pub software_version: String,
+    /// The experiment.
+    pub test_name: String,
+    /// When the run started (`YYYY-MM-DD hh:mm:ss`).
+    pub test_start_time: String,
+    /// The experiment's version.
+    pub test_version: String,
+}
 
 /// A pending measurement due for an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueItem {
     /// The measurement's id.
     pub measurement_id: String,
-    /// The report template its metadata gives.
-    pub template: ReportTemplate,
+    /// Its header fields (the uploader's report template comes from them).
+    pub header: MeasurementHeader,
     /// Counted failed attempts so far.
     pub attempts: u32,
 }
@@ -25,8 +45,8 @@ pub struct DueItem {
 /// How a failed attempt changes an outbox entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureUpdate {
-    /// The class of failure.
-    pub kind: UploadFailureKind,
+    /// The class of failure, as the uploader spells it; stored as given.
+    pub kind: String,
     /// Details for people.
     pub message: String,
     /// True when it counts towards the attempt cap (the collector answered); false for
@@ -67,7 +87,7 @@ impl Store {
         })
     }
 
-    /// The report template of a stored measurement and its counted attempts.
+    /// The header fields of a stored measurement and its counted attempts.
     pub fn due_item(&self, measurement_id: &str) -> StoreResult<Option<DueItem>> {
         self.read("reading an outbox entry", |conn| {
             Ok(conn
@@ -186,7 +206,7 @@ impl Store {
                     i64::from(!update.counts),
                     next,
                     now,
-                    update.kind.as_str(),
+                    update.kind,
                     clip(&update.message),
                 ],
             )?;
@@ -218,15 +238,14 @@ impl Store {
     }
 }
 
-/// A [`DueItem`] of a row of `o.measurement_id, o.attempts` and the template columns, in
-/// the order [`Store::due_items`] selects them.
+/// A [`DueItem`] of a row of `o.measurement_id, o.attempts` and the header columns, in
+/// [`MeasurementHeader`]'s order.
 fn due_from_row(row: &Row<'_>) -> rusqlite::Result<DueItem> {
     Ok(DueItem {
         measurement_id: row.get(0)?,
         attempts: row.get::<_, i64>(1)?.clamp(0, i64::from(u32::MAX)) as u32,
-        template: ReportTemplate {
+        header: MeasurementHeader {
             data_format_version: row.get(2)?,
-            format: "json".to_string(),
             probe_asn: row.get(3)?,
             probe_cc: row.get(4)?,
             software_name: row.get(5)?,

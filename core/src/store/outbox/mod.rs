@@ -27,14 +27,12 @@ mod record;
 
 use serde::Serialize;
 
-use crate::upload::UploadFailureKind;
-
 #[cfg(doc)]
 use super::Store;
 
 pub(super) use collectors::collector_success;
 pub use collectors::CollectorStatus;
-pub use delivery::{DueItem, FailureOutcome, FailureUpdate};
+pub use delivery::{DueItem, FailureOutcome, FailureUpdate, MeasurementHeader};
 pub use queue::{OutboxItem, QueueStats};
 pub use record::Recorded;
 
@@ -89,8 +87,9 @@ impl DeliveryState {
 /// Why the last attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastError {
-    /// The class of failure.
-    pub kind: UploadFailureKind,
+    /// The class of failure, as the uploader spelled it (`timeout`, `rejected`...); the
+    /// uploader's `UploadFailureKind::parse` reads it back.
+    pub kind: String,
     /// Details for people (no IP addresses).
     pub message: String,
     /// When (ms since the epoch).
@@ -104,9 +103,8 @@ fn last_error(
     message: Option<String>,
     at_ms: Option<i64>,
 ) -> Option<LastError> {
-    let kind = kind?;
     Some(LastError {
-        kind: UploadFailureKind::parse(&kind),
+        kind: kind?,
         message: message.unwrap_or_default(),
         at_ms,
     })
