@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::report::{Measurement, ProbeNetwork, Software};
-use kuzet_core::store::{Store, StorePolicy, UploadPolicy};
-use kuzet_core::upload::{flush_blocking, FlushOptions, FlushStop, HttpUploader, UploadManager};
+use kuzet_core::store::{Store, StorePolicy};
+use kuzet_core::upload::{
+    flush_blocking, FlushOptions, FlushStop, HttpUploader, UploadManager, UploadPolicy,
+};
 use kuzet_e2e::fixtures::collector_server::CollectorServer;
 use kuzet_server::collector::storage::CollectorStorage;
 use time::OffsetDateTime;

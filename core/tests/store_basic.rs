@@ -130,7 +130,7 @@ fn an_unknown_network_holds_measurements_until_it_is_known() {
     );
     let due = store.due_items(i64::MAX, 10).unwrap();
     assert_eq!(due.len(), 1);
-    assert_eq!(due[0].template.probe_asn, "AS9198");
+    assert_eq!(due[0].header.probe_asn, "AS9198");
     assert_eq!(store.run(run_id).unwrap().unwrap().probe_cc, "KZ");
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::report::Measurement;
-use kuzet_core::store::{Store, StorePolicy, UploadPolicy, Verdict};
-use kuzet_core::upload::{flush, FlushOptions, HttpUploader, UploadManager};
+use kuzet_core::store::{Store, StorePolicy, Verdict};
+use kuzet_core::upload::{flush, FlushOptions, HttpUploader, UploadManager, UploadPolicy};
 use kuzet_e2e::fixtures::collector_faults::CollectorDouble;
 use store_support::{all_bytes, contains, kz, measurement, run};
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kuzet_core::net::trust::TrustAnchors;
-use kuzet_core::store::{DeliveryState, Store, StorePolicy, UploadPolicy};
+use kuzet_core::store::{DeliveryState, Store, StorePolicy};
 use kuzet_core::upload::{
-    flush, FlushOptions, FlushReport, HttpUploader, UploadFailureKind, UploadManager,
+    flush, FlushOptions, FlushReport, HttpUploader, UploadFailureKind, UploadManager, UploadPolicy,
 };
 use kuzet_e2e::fixtures::collector_faults::{CollectorDouble, Fault, FaultProxy};
 use store_support::{kz, measurement};
@@ -118,7 +118,7 @@ impl Lab {
             .queue(&[], 1000)
             .unwrap()
             .into_iter()
-            .filter_map(|item| item.last_error.map(|e| e.kind))
+            .filter_map(|item| item.last_error.map(|e| UploadFailureKind::parse(&e.kind)))
             .collect()
     }
 }
@@ -144,7 +144,7 @@ async fn server_errors_back_off_exponentially_then_deliver() {
     assert!(status.consecutive_failures >= 3);
     assert_eq!(
         status.last_error.unwrap().kind,
-        UploadFailureKind::ServerError
+        UploadFailureKind::ServerError.as_str()
     );
     assert!(status.next_attempt_at_ms > 0);
 
@@ -205,7 +205,10 @@ async fn connection_resets_read_as_blocking_and_are_retried() {
     lab.flush_until_delivered().await;
     lab.assert_all_delivered_once();
     let status = lab.manager.collector_status().unwrap();
-    assert_eq!(status.last_error.unwrap().kind, UploadFailureKind::Blocked);
+    assert_eq!(
+        status.last_error.unwrap().kind,
+        UploadFailureKind::Blocked.as_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -216,7 +219,12 @@ async fn a_blocked_collector_delays_but_never_parks() {
     assert_eq!(blocked.delivered, 0);
     let status = lab.manager.collector_status().unwrap();
     let error = status.last_error.unwrap();
-    assert_eq!(error.kind, UploadFailureKind::Blocked, "{}", error.message);
+    assert_eq!(
+        error.kind,
+        UploadFailureKind::Blocked.as_str(),
+        "{}",
+        error.message
+    );
     assert!(error.message.contains("blocked"), "{}", error.message);
     lab.proxy.set_blocked(false);
     lab.flush_until_delivered().await;
@@ -243,7 +251,7 @@ async fn an_unreachable_collector_is_reported_and_delivery_resumes() {
         .expect("one was tried");
     assert_eq!(
         tried.last_error.as_ref().unwrap().kind,
-        UploadFailureKind::Unreachable
+        UploadFailureKind::Unreachable.as_str()
     );
     assert_eq!(tried.attempts, 0, "offline attempts do not count");
     assert!(tried.network_failures > 0);

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kuzet_core::report::{Measurement, ProbeNetwork};
-use kuzet_core::store::{DeliveryState, ManualClock, Store, StorePolicy, UploadPolicy};
+use kuzet_core::store::{DeliveryState, ManualClock, Store, StorePolicy};
 use kuzet_core::upload::{
-    UploadFailureKind, UploadManager, UploadRequest, UploadResult, UploadTask, UploadTaskAction,
+    UploadFailureKind, UploadManager, UploadPolicy, UploadRequest, UploadResult, UploadTask,
+    UploadTaskAction,
 };
 use serde_json::{json, Value};
 use store_support::{kz, measurement};
@@ -221,7 +222,7 @@ fn failures_back_off_exponentially_and_the_backoff_survives_a_restart() {
     assert_eq!(item.state, DeliveryState::Pending);
     assert_eq!(item.attempts, 4);
     let error = item.last_error.unwrap();
-    assert_eq!(error.kind, UploadFailureKind::ServerError);
+    assert_eq!(error.kind, UploadFailureKind::ServerError.as_str());
     assert!(error.message.contains("500"), "{}", error.message);
     let collector = manager.collector_status().unwrap();
     assert_eq!(collector.consecutive_failures, 4);
@@ -269,7 +270,7 @@ fn retry_after_is_honoured_and_rate_limits_do_not_count_as_attempts() {
     assert_eq!(item.network_failures, 1);
     assert_eq!(
         item.last_error.unwrap().kind,
-        UploadFailureKind::RateLimited
+        UploadFailureKind::RateLimited.as_str()
     );
     // A Retry-After longer than max_wait ends the loop; the platform schedules a later run.
     setup.clock.advance_ms(45_000);
@@ -348,7 +349,10 @@ fn network_failures_back_off_but_never_park() {
     let item = state_of(&setup, &id);
     assert_eq!(item.state, DeliveryState::Pending);
     assert_eq!((item.attempts, item.network_failures), (0, 12));
-    assert_eq!(item.last_error.unwrap().kind, UploadFailureKind::Blocked);
+    assert_eq!(
+        item.last_error.unwrap().kind,
+        UploadFailureKind::Blocked.as_str()
+    );
 }
 
 #[test]
@@ -371,7 +375,7 @@ fn rejections_park_at_once_with_the_collector_s_reason() {
     let item = state_of(&setup, &id);
     assert_eq!(item.state, DeliveryState::Parked);
     let error = item.last_error.unwrap();
-    assert_eq!(error.kind, UploadFailureKind::Rejected);
+    assert_eq!(error.kind, UploadFailureKind::Rejected.as_str());
     assert!(
         error.message.contains("does not match"),
         "{}",
@@ -506,7 +510,10 @@ fn the_uploader_can_end_the_loop_and_oversized_bodies_are_parked() {
     assert_eq!(manager.next_upload_task().unwrap(), UploadTask::Done);
     let item = state_of(&setup, &big);
     assert_eq!(item.state, DeliveryState::Parked);
-    assert_eq!(item.last_error.unwrap().kind, UploadFailureKind::TooLarge);
+    assert_eq!(
+        item.last_error.unwrap().kind,
+        UploadFailureKind::TooLarge.as_str()
+    );
 }
 
 #[test]

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::report::{Measurement, ProbeNetwork, Software};
-use kuzet_core::store::{DeliveryState, Store, StorePolicy, UploadPolicy};
-use kuzet_core::upload::{flush, FlushOptions, FlushStop, HttpUploader, UploadManager};
+use kuzet_core::store::{DeliveryState, Store, StorePolicy};
+use kuzet_core::upload::{
+    flush, FlushOptions, FlushStop, HttpUploader, UploadManager, UploadPolicy,
+};
 use kuzet_server::collector::storage::CollectorStorage;
 use kuzet_server::collector::{Collector, CollectorConfig};
 use kuzet_server::router::Router;

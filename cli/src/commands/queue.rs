@@ -2,6 +2,7 @@
 
 use clap::Args;
 use kuzet_core::store::{format_ms, DeliveryState, OutboxItem, QueueStats};
+use kuzet_core::upload::UploadFailureKind;
 
 use super::store_open::{blocking, columns, open_existing, store_error, StoreArgs};
 use crate::error::CliError;
@@ -69,7 +70,7 @@ pub fn format_stats(stats: &QueueStats) -> String {
             if let Some(error) = &collector.last_error {
                 line.push_str(&format!(
                     "; last error: {} ({})",
-                    error.kind.describe(),
+                    UploadFailureKind::parse(&error.kind).describe(),
                     error.message
                 ));
             }
@@ -105,7 +106,12 @@ fn row(item: &OutboxItem) -> Vec<String> {
     let error = item
         .last_error
         .as_ref()
-        .map(|e| truncate(&format!("{}: {}", e.kind.as_str(), e.message), 70))
+        .map(|e| {
+            truncate(
+                &format!("{}: {}", UploadFailureKind::parse(&e.kind), e.message),
+                70,
+            )
+        })
         .unwrap_or_else(|| "-".to_string());
     vec![
         item.measurement_id.clone(),

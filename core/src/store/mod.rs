@@ -6,7 +6,10 @@
 //!   network type; never IPs, SSIDs or identifiers) and one verdict per measured target;
 //! - the **measurements** themselves, scrubbed of the probe's IP and gzip-compressed;
 //! - the **outbox** ([`outbox`]): each measurement's delivery state (pending, held until the
-//!   network is known, parked after too many failures, delivered), attempts and last error;
+//!   network is known, parked after too many failures, delivered), attempts and last error,
+//!   and each collector's persisted backoff;
+//! - the **open reports** (`reports`): per collector and report template, the OONI report id
+//!   measurements are submitted in ([`Store::report_for`]);
 //! - the **connectivity timeline** ([`timeline`]): status transitions with evidence;
 //! - what the quotas ([`policy::StorePolicy`]) dropped, counted by reason.
 //!
@@ -36,6 +39,7 @@ pub mod schema;
 pub mod timeline;
 
 pub(crate) mod codec;
+mod reports;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -43,7 +47,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 pub use db::{Store, StoreStats, WipeReport, DATABASE_FILE_NAME};
 pub use outbox::{DeliveryState, OutboxItem, QueueStats, Recorded};
-pub use policy::{StorePolicy, UploadPolicy};
+pub use policy::StorePolicy;
 pub use quota::{DropCounters, QuotaReport};
 pub use recovery::{destroy, recover, remove_damaged_copies, RecoveryReport};
 pub use results::{

@@ -46,7 +46,9 @@ use serde::Serialize;
 use url::Url;
 
 use super::backoff::{backoff_delay, parse_retry_after};
+use super::policy::UploadPolicy;
 use super::protocol;
+use super::protocol::ReportTemplate;
 use super::rate_limit::{RateLimiter, Throttle};
 use super::request::{
     UploadFailureKind, UploadRequest, UploadResult, UploadTask, UploadTaskAction,
@@ -54,7 +56,6 @@ use super::request::{
 use super::UploadError;
 use crate::store::codec::gzip as codec_gzip;
 use crate::store::outbox::{CollectorStatus, DueItem, FailureUpdate};
-use crate::store::policy::UploadPolicy;
 use crate::store::{Clock, Store, StoreError};
 
 /// How long the platform is told to wait while results of requests it was given are still
@@ -277,11 +278,12 @@ impl UploadManager {
                 {
                     continue;
                 }
-                let key = item.template.key();
+                let template = ReportTemplate::from_header(&item.header);
+                let key = template.key();
                 if state.opening.contains(&key) {
                     continue;
                 }
-                if item.template.network_unknown() {
+                if template.network_unknown() {
                     self.store.hold(&item.measurement_id)?;
                     state.stats.held += 1;
                     changed = true;
@@ -310,7 +312,7 @@ impl UploadManager {
                         }
                     },
                     None => (
-                        self.open_request(&item),
+                        self.open_request(&item, &template),
                         InFlight {
                             kind: Kind::Open,
                             measurement_id: item.measurement_id.clone(),
@@ -365,12 +367,12 @@ impl UploadManager {
         UploadTask::Wait(pause)
     }
 
-    fn open_request(&self, item: &DueItem) -> UploadRequest {
+    fn open_request(&self, item: &DueItem, template: &ReportTemplate) -> UploadRequest {
         UploadRequest {
             id: format!("open/{}", item.measurement_id),
             url: protocol::open_report_url(&self.base),
             headers: vec![("Content-Type".to_string(), "application/json".to_string())],
-            body: item.template.to_body(),
+            body: template.to_body(),
         }
     }
 
@@ -422,7 +424,7 @@ impl UploadManager {
         self.store.record_failure(
             &item.measurement_id,
             &FailureUpdate {
-                kind,
+                kind: kind.as_str().to_string(),
                 message: message.clone(),
                 counts: true,
                 max_attempts: self.policy.max_attempts,
@@ -508,7 +510,7 @@ impl UploadManager {
         let outcome = self.store.record_failure(
             &flight.measurement_id,
             &FailureUpdate {
-                kind: failure.kind,
+                kind: failure.kind.as_str().to_string(),
                 message: failure.message.clone(),
                 counts: failure.kind.counts_as_attempt(),
                 max_attempts: self.policy.max_attempts,
@@ -519,7 +521,7 @@ impl UploadManager {
         if !failure.item_only {
             self.store.record_collector_failure(
                 &self.collector,
-                failure.kind,
+                failure.kind.as_str(),
                 &failure.message,
                 &mut delay,
             )?;
@@ -558,7 +560,7 @@ impl UploadManager {
         Ok(Some(InFlight {
             kind,
             measurement_id: measurement_id.to_string(),
-            template_key: item.template.key(),
+            template_key: ReportTemplate::from_header(&item.header).key(),
             report_id,
         }))
     }

@@ -8,11 +8,12 @@
 //! - [`uploader`]: the [`Uploader`] trait the platform may implement, and [`HttpUploader`];
 //! - [`driver`]: a ready-made loop ([`flush`]) for Rust callers.
 //!
-//! All limits are in [`crate::store::policy::UploadPolicy`].
+//! All limits are in [`policy::UploadPolicy`].
 
 pub mod backoff;
 pub mod driver;
 pub mod manager;
+pub mod policy;
 pub mod protocol;
 pub mod rate_limit;
 pub mod request;
@@ -20,11 +21,11 @@ pub mod uploader;
 
 pub use driver::{flush, flush_blocking, FlushOptions, FlushReport, FlushStop};
 pub use manager::{UploadManager, UploadStats};
+pub use policy::UploadPolicy;
 pub use protocol::{ReportTemplate, DEFAULT_COLLECTOR};
 pub use request::{UploadFailureKind, UploadRequest, UploadResult, UploadTask, UploadTaskAction};
 pub use uploader::{HttpUploader, Uploader};
 
-pub use crate::store::policy::UploadPolicy;
 use crate::store::StoreError;
 
 /// Errors of the uploader (not of one upload: those are recorded with the item).

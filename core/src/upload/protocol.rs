@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::report::measurement::{Measurement, UNKNOWN_ASN};
+use crate::store::outbox::MeasurementHeader;
 
 /// OONI's collector (probe services).
 pub const DEFAULT_COLLECTOR: &str = "https://api.ooni.io/";
@@ -60,6 +61,21 @@ impl ReportTemplate {
             test_name: measurement.test_name.clone(),
             test_start_time: measurement.test_start_time.clone(),
             test_version: measurement.test_version.clone(),
+        }
+    }
+
+    /// The template of a stored measurement, from the header fields the store keeps.
+    pub fn from_header(header: &MeasurementHeader) -> ReportTemplate {
+        ReportTemplate {
+            data_format_version: header.data_format_version.clone(),
+            format: "json".to_string(),
+            probe_asn: header.probe_asn.clone(),
+            probe_cc: header.probe_cc.clone(),
+            software_name: header.software_name.clone(),
+            software_version: header.software_version.clone(),
+            test_name: header.test_name.clone(),
+            test_start_time: header.test_start_time.clone(),
+            test_version: header.test_version.clone(),
         }
     }
 

@@ -117,7 +117,9 @@ impl UploadFailureKind {
         }
     }
 
-    /// Parses the stored spelling (unknown spellings are [`UploadFailureKind::Other`]).
+    /// Parses the stored spelling, as the store keeps it
+    /// ([`crate::store::outbox::LastError::kind`]); unknown spellings are
+    /// [`UploadFailureKind::Other`].
     pub fn parse(text: &str) -> UploadFailureKind {
         match text {
             "unreachable" => UploadFailureKind::Unreachable,

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
 
+use super::policy::UploadPolicy;
 use super::request::{UploadFailureKind, UploadRequest, UploadResult};
 use super::UploadError;
 use crate::failure::Failure;
 use crate::net::http_client::{service_client, ServiceClient, ServiceError};
 use crate::net::trust::TrustAnchors;
-use crate::store::policy::UploadPolicy;
 
 /// Performs upload requests. Implemented by the platform (foreign code) or by
 /// [`HttpUploader`]. Must be safe to call from any thread.
