@@ -3,7 +3,7 @@
 # workspace would pull uniffi's `cli` feature into it), strips a copy and prints its size and
 # its gzip -9 size in bytes. With a limit, fails when the stripped size is over it.
 #
-# Usage: scripts/size.sh [LIMIT_BYTES]        e.g. scripts/size.sh 4000000
+# Usage: scripts/size.sh [LIMIT_BYTES]        e.g. scripts/size.sh 5000000
 # Output (last line): "size: STRIPPED bytes stripped, GZIP bytes gzip -9 (limit LIMIT: ok|over)"
 #
 # This is the x86_64 host library, linked like the Android one (packed relocations, see

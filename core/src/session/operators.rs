@@ -6,8 +6,8 @@
 //!   Kazakhstan, its neighbours and the countries its users most often roam in. Any other MCC
 //!   leaves the country unknown.
 //! - [`KZ_OPERATORS`]: Kazakhstan's mobile networks (MCC 401) to the AS that carries their
-//!   subscribers' data and its organisation name, from `detection.md` §3 ("Operators, ASNs,
-//!   MCC/MNC"). Tele2 (401-77) and Altel (401-07) are one operator, Mobile Telecom-Service,
+//!   subscribers' data and its organisation name (`docs/detection.md`, "Operators, ASNs,
+//!   MCC-MNC"). Tele2 (401-77) and Altel (401-07) are one operator, Mobile Telecom-Service,
 //!   which announces AS48503 and AS29555; the table names AS48503. An app that knows better
 //!   (from a check-in with its own server) passes `probe_asn` and wins.
 //!

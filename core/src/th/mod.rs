@@ -1,6 +1,7 @@
-//! The web-connectivity test helper ("control"), as OONI's oohelperd defines it (ooni-interop.md
-//! §3): the protocol types, a client, the bogon classification, and the small rules the probe
-//! and the helper must share (which ports to measure, how a page title is read).
+//! The web-connectivity test helper ("control"), as OONI's oohelperd defines it
+//! (`docs/ooni-interop.md`, "The web-connectivity test helper"): the protocol types, a client,
+//! the bogon classification, and the small rules the probe and the helper must share (which
+//! ports to measure, how a page title is read).
 //!
 //! The helper service itself lives in `kuzet-server` (`kuzet_server::th`).
 

@@ -1,5 +1,5 @@
-//! The web-connectivity test helper: OONI's oohelperd protocol (ooni-interop.md §3), measured
-//! with kuzet-core's own primitives.
+//! The web-connectivity test helper: OONI's oohelperd protocol (`docs/ooni-interop.md`, "The
+//! web-connectivity test helper"), measured with kuzet-core's own primitives.
 //!
 //! `POST /` with a [`ThRequest`] answers a [`ThResponse`]: the helper resolves the URL's host
 //! with its own resolver, connects to the union of the probe's addresses and its own (on the

@@ -1,7 +1,7 @@
 //! The throughput endpoint: TLS on its own port, any SNI accepted, one self-signed certificate
 //! whose key clients pin; after the handshake, `GET /bytes?n=N` streams N random bytes (capped).
 //! Clients compare transfers under a target SNI and a control SNI to the same address to see
-//! whether the network throttles by name (see `shared/docs/detection.md` §1).
+//! whether the network throttles by name (see `docs/detection.md`, "Throttling").
 //!
 //! Bounded everywhere: a handshake timeout, a request-head timeout and size cap, a lifetime per
 //! connection, a global connection cap and a per-client-address rate limit (over either, the

@@ -1,5 +1,5 @@
-//! The decision procedure: observation → status, with the evidence behind it, following
-//! `detection.md` §2 ("Telling my link is down from the network is shut down").
+//! The decision procedure: observation → status, with the evidence behind it (the rules and
+//! their background: `docs/detection.md`, "Connectivity and shutdown statuses").
 
 use serde::{Deserialize, Serialize};
 

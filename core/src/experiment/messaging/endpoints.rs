@@ -4,8 +4,8 @@
 //!
 //! Source of the defaults: ooni/probe-cli at commit 7cb22410c98d (2026-08-14),
 //! `internal/experiment/{whatsapp,telegram,signal,fbmessenger}` (whatsapp 0.11.0, telegram
-//! 0.3.1, signal 0.2.5, facebook_messenger 0.2.1), as summarised in
-//! `shared/data/im-endpoints.json`. probe-cli is GPL-3.0: only the endpoint facts (names,
+//! 0.3.1, signal 0.2.5, facebook_messenger 0.2.1; see `docs/ooni-interop.md`, "The
+//! experiments Kuzet writes"). probe-cli is GPL-3.0: only the endpoint facts (names,
 //! addresses, ports) are used here, no code. Endpoints change over time: re-check them against
 //! a newer probe-cli and the services' own documentation before a release.
 

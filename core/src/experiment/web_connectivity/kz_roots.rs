@@ -1,6 +1,6 @@
 //! Kazakhstan's HTTPS interception roots, and how a presented chain is matched against them.
 //!
-//! Sources (see `shared/docs/detection.md` §3, "Fingerprints that can be shipped"):
+//! Sources (see `docs/detection.md`, "Kazakhstan's HTTPS interception roots"):
 //! - **Qaznet Trust Network** (2019 campaign): Chromium's `net/data/ssl/blocklist/README.md`
 //!   lists 10 certificates under that name; each file name is the SHA-256 of the DER
 //!   certificate (root and intermediates, not told apart there) → [`QAZNET_CERT_SHA256`].

@@ -5,15 +5,15 @@
 //! # Classic keys (`test_version` 0.4.3 semantics)
 //!
 //! `dns_consistency`, `body_proportion`, `body_length_match`, `status_code_match`,
-//! `headers_match` and `title_match` follow ooni-interop.md §1.4 (spec ts-017) and OONI's
+//! `headers_match` and `title_match` follow OONI's spec ts-017 (see `docs/ooni-interop.md`) and OONI's
 //! v0.4 engine, with these choices, all documented where they are computed:
 //! - DNS is also consistent when a probe address is proven valid for the name (a verified TLS
 //!   handshake with the URL's host as SNI, at the probe or at the helper, `ip_info` flag 8):
 //!   v0.5's rule, which spares CDNs without an AS database (Kuzet's helper has none);
 //! - both resolvers finding no address (`dns_no_answer` at the probe, an empty answer at the
 //!   helper) is consistent;
-//! - `status_code_match` is `false` only when the helper's code is 2xx (§1.4, v0.5);
-//! - `title_match` is `true` when the titles share a word of 5 or more characters (§1.4).
+//! - `status_code_match` is `false` only when the helper's code is 2xx (ts-017, v0.5);
+//! - `title_match` is `true` when the titles share a word of 5 or more characters (ts-017).
 //!
 //! `blocking` and `accessible` are derived from the precise verdict, so the two never
 //! disagree (except that they judge the fetch only: a known interception chain met solely
