@@ -2,7 +2,9 @@
 //!
 //! A thin layer over `kuzet_core::engine`: records and enums that mirror core's types, the
 //! [`Engine`] object, the [`TaskHandle`] of a running test, the platform's capabilities as
-//! foreign traits, and [`KuzetError`]. Policy lives in core; this crate only converts.
+//! foreign traits, [`KuzetError`], and the apps' shared rules (consent, choices, formatting,
+//! the URL list, background scheduling: `rules`). Policy lives in core; this crate only
+//! converts.
 //!
 //! Every async export runs on the library's one tokio runtime (core's
 //! `engine::runtime::runtime()`): the future the foreign side polls only awaits a task spawned
@@ -13,6 +15,7 @@ mod engine;
 mod error;
 mod logging;
 mod platform;
+mod rules;
 mod task;
 #[cfg(feature = "test-hooks")]
 mod testing;
@@ -22,6 +25,7 @@ pub use engine::Engine;
 pub use error::KuzetError;
 pub use logging::{clear_logger, set_logger};
 pub use platform::{Logger, NetworkContextProvider, RunListener, Uploader};
+pub use rules::*;
 pub use task::TaskHandle;
 pub use types::*;
 
