@@ -2,8 +2,9 @@
 # Kotlin binding tests on the JVM: generates the bindings from the host-built library (with the
 # `test-hooks` feature), compiles them together with bindings/tests/kotlin/*.kt with -Werror,
 # and runs the tests against the library through JNA. Last line: "kotlin: N passed, N failed".
-# Before them, the Android app's support code (android/kuzet/.../support) is checked by
-# bindings/tests/kotlin/SupportTests.kt, which prints a "kotlin:" line of its own.
+# Before them, the Android app's support code (android/kuzet/.../support) and the rules both
+# apps share (Rust, through the bindings) are checked by bindings/tests/kotlin/SupportTests.kt,
+# which prints a "kotlin:" line of its own.
 # The tests start the real test helper (`kuzet-server --th --th-allow-private` on loopback),
 # built here for the debug profile (unless given) and passed to them as KUZET_SERVER_BIN.
 #

@@ -5,7 +5,8 @@
 # bindings/tests/swift/*.swift against it, and runs the tests against the host-built .so.
 # Last line: "swift: N passed, N failed". Needs root (chroot, mount).
 # After them, the iOS app's support code (ios/Sources/KuzetSupport) is compiled as module
-# KuzetSupport and checked by ios/Tests/KuzetSupportChecks, with a "swift:" line of its own.
+# KuzetSupport and checked, with the rules both apps share (Rust, through the bindings), by
+# ios/Tests/KuzetSupportChecks, with a "swift:" line of its own.
 # The tests start the real test helper (`kuzet-server --th --th-allow-private` on loopback): it
 # is built here for the debug profile (unless given), copied into the chroot (a host-built
 # binary runs there) and passed to them as KUZET_SERVER_BIN.

@@ -2,6 +2,7 @@
 //! experiments built from them, and OONI-format measurements. No FFI here: the `kuzet-ffi`
 //! crate wraps this for Kotlin and Swift.
 
+pub mod app;
 pub mod clock;
 pub mod engine;
 pub mod error;

@@ -3,7 +3,7 @@ import Kuzet
 import KuzetSupport
 
 /// Holds the one `Engine` and the user's choices (UserDefaults). Plain storage and wiring: the
-/// rules are in KuzetSupport and in Rust.
+/// rules are in Rust (the Kuzet module).
 @MainActor
 final class AppModel: ObservableObject {
     /// The one model: the views' and the background task handlers' (which may run before any
@@ -21,14 +21,14 @@ final class AppModel: ObservableObject {
     private var current: Engine?
 
     private init() {
-        let accepted = defaults.object(forKey: "consentVersion") as? Int
-        consentAccepted = !Onboarding.needed(acceptedVersion: accepted)
-        if let data = defaults.data(forKey: "choices"), let saved = try? JSONDecoder().decode(UserChoices.self, from: data) {
-            choices = saved
+        let accepted = (defaults.object(forKey: "consentVersion") as? Int).map { UInt32(clamping: $0) }
+        consentAccepted = !consentNeeded(acceptedVersion: accepted)
+        if let data = defaults.data(forKey: "choices"), let saved = try? JSONDecoder().decode(StoredChoices.self, from: data) {
+            choices = saved.choices
         } else {
-            choices = UserChoices()
+            choices = defaultUserChoices()
         }
-        urlText = defaults.string(forKey: "urls") ?? UrlList.defaults.joined(separator: "\n")
+        urlText = defaults.string(forKey: "urls") ?? defaultUrlList().joined(separator: "\n")
         collectorURL = defaults.string(forKey: "collector") ?? ""
         testHelperURLs = defaults.string(forKey: "testHelpers") ?? ""
         network.start()
@@ -45,8 +45,8 @@ final class AppModel: ObservableObject {
             softwareVersion: Bundle.main.infoDictionary?["CFBundleShortVersionString"] as? String ?? "0.1.0",
             collectorUrl: collectorURL.isEmpty ? nil : collectorURL,
             testHelperUrls: testHelperURLs.split(whereSeparator: \.isNewline).map(String.init),
-            consent: Choices.consent(choices),
-            budgets: Choices.budgets(choices)
+            consent: consentOf(choices: choices),
+            budgets: budgetsOf(choices: choices)
         ))
         engine.setNetworkProvider(provider: network)
         engine.setUploader(uploader: SessionUploader())
@@ -56,15 +56,15 @@ final class AppModel: ObservableObject {
 
     func acceptConsent(_ choices: UserChoices) {
         self.choices = choices
-        defaults.set(Onboarding.consentVersion, forKey: "consentVersion")
+        defaults.set(Int(onboarding().consentVersion), forKey: "consentVersion")
         save()
         consentAccepted = true
-        BackgroundTasks.schedule(after: BackgroundSchedule.minDelay)
+        BackgroundTasks.schedule(after: backgroundBounds().minDelay)
     }
 
     /// Persists the settings; the next `engine()` call applies them.
     func save() {
-        defaults.set(try? JSONEncoder().encode(choices), forKey: "choices")
+        defaults.set(try? JSONEncoder().encode(StoredChoices(choices)), forKey: "choices")
         defaults.set(urlText, forKey: "urls")
         defaults.set(collectorURL, forKey: "collector")
         defaults.set(testHelperURLs, forKey: "testHelpers")
@@ -75,5 +75,37 @@ final class AppModel: ObservableObject {
     var backgroundFailures: Int {
         get { defaults.integer(forKey: "backgroundFailures") }
         set { defaults.set(newValue, forKey: "backgroundFailures") }
+    }
+}
+
+/// The choices as saved in UserDefaults: JSON with the keys earlier versions wrote, so their
+/// saved settings are still read. Only storage: what the values mean is in Rust.
+private struct StoredChoices: Codable {
+    var uploadAllowed: Bool
+    var web: Bool
+    var connectivity: Bool
+    var throttling: Bool
+    var messaging: Bool
+    var runMiB: Int
+    var backgroundMiB: Int
+    var monthlyMiB: Int
+
+    init(_ choices: UserChoices) {
+        uploadAllowed = choices.uploadAllowed
+        web = choices.suites.contains(.web)
+        connectivity = choices.suites.contains(.connectivity)
+        throttling = choices.suites.contains(.throttling)
+        messaging = choices.suites.contains(.messaging)
+        runMiB = Int(choices.runMib)
+        backgroundMiB = Int(choices.backgroundMib)
+        monthlyMiB = Int(choices.monthlyMib)
+    }
+
+    var choices: UserChoices {
+        let allowed: [(Bool, Suite)] = [(web, .web), (messaging, .messaging), (throttling, .throttling),
+                                        (connectivity, .connectivity)]
+        return UserChoices(uploadAllowed: uploadAllowed, suites: allowed.filter { $0.0 }.map { $0.1 },
+                           runMib: UInt32(clamping: runMiB), backgroundMib: UInt32(clamping: backgroundMiB),
+                           monthlyMib: UInt32(clamping: monthlyMiB))
     }
 }

@@ -5,24 +5,28 @@ import KuzetSupport
 
 /// BGTaskScheduler: an app-refresh task (about 30 s) and a processing task (minutes, when the
 /// phone is idle) both run one engine background cycle, then schedule the next one when the
-/// engine asks, within KuzetSupport.BackgroundSchedule's bounds.
+/// engine asks, within the bounds of Kuzet's `nextBackgroundDelay`.
 enum BackgroundTasks {
     static let refreshID = "org.kuzet.app.refresh"
     static let processingID = "org.kuzet.app.processing"
+    /// What iOS gives a `BGAppRefreshTask`: about 30 s.
+    static let refreshLimit: TimeInterval = 30
+    /// What a `BGProcessingTask` gets in practice (iOS documents no figure).
+    static let processingLimit: TimeInterval = 5 * 60
 
     static func register(model: @escaping @MainActor () -> AppModel) {
         BGTaskScheduler.shared.register(forTaskWithIdentifier: refreshID, using: nil) { task in
-            run(task, limit: BackgroundSchedule.refreshLimit, model: model)
+            run(task, limit: refreshLimit, model: model)
         }
         BGTaskScheduler.shared.register(forTaskWithIdentifier: processingID, using: nil) { task in
-            run(task, limit: BackgroundSchedule.processingLimit, model: model)
+            run(task, limit: processingLimit, model: model)
         }
     }
 
     /// Schedules the first cycles unless some are already pending.
     static func ensureScheduled() {
         BGTaskScheduler.shared.getPendingTaskRequests { pending in
-            if pending.isEmpty { schedule(after: BackgroundSchedule.minDelay) }
+            if pending.isEmpty { schedule(after: backgroundBounds().minDelay) }
         }
     }
 
@@ -44,14 +48,15 @@ enum BackgroundTasks {
             let next: TimeInterval
             do {
                 let summary = try await app.engine().backgroundCycle(request: BackgroundRequest(
-                    timeBudget: BackgroundSchedule.timeBudget(platformLimit: limit),
+                    timeBudget: backgroundTimeBudget(platformLimit: limit),
                     network: app.network.currentNetwork()
                 ))
                 app.backgroundFailures = 0
-                next = BackgroundSchedule.nextDelay(nextRunIn: summary.nextRunIn, failures: 0)
+                next = nextBackgroundDelay(nextRunIn: summary.nextRunIn, failures: 0, random: Double.random(in: 0..<1))
             } catch {
                 app.backgroundFailures += 1
-                next = BackgroundSchedule.nextDelay(nextRunIn: nil, failures: app.backgroundFailures)
+                next = nextBackgroundDelay(nextRunIn: nil, failures: UInt32(clamping: app.backgroundFailures),
+                                           random: Double.random(in: 0..<1))
             }
             schedule(after: next)
             task.setTaskCompleted(success: true)

@@ -1,7 +1,8 @@
 import SwiftUI
 
 /// The thin Kuzet app: SwiftUI screens over the `Kuzet` module. Measuring, policy and limits
-/// are in Rust; mapping and formatting in KuzetSupport.
+/// are in Rust, and so are the rules the app shares with Android (consent, choices,
+/// formatting, the URL list, background scheduling); the platform mapping is in KuzetSupport.
 @main
 struct KuzetApp: App {
     @StateObject private var model = AppModel.shared

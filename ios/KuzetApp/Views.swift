@@ -60,7 +60,7 @@ struct TestNowView: View {
                 if let error = run.error { Text(error).foregroundColor(.red) }
                 if let p = run.progress {
                     ProgressView(value: p.total == 0 ? 0 : Double(p.completed) / Double(p.total))
-                    Text("\(p.completed) of \(p.total) · \(Formatting.bytes(p.bytesUsed)) · \(Formatting.timeLeft(p.estimatedTimeLeft))")
+                    Text("\(p.completed) of \(p.total) · \(formatBytes(count: p.bytesUsed)) · \(formatTimeLeft(estimate: p.estimatedTimeLeft))")
                 }
                 if !groups.isEmpty { Text(ResultGroups.summaryLine(groups)).font(.headline) }
             }
@@ -83,7 +83,7 @@ struct TestNowView: View {
         run.progress = nil
         run.error = nil
         do {
-            let request = RunRequest(suites: Array(selected), webUrls: UrlList.parse(model.urlText), byteBudget: nil)
+            let request = RunRequest(suites: Array(selected), webUrls: parseUrlList(text: model.urlText), byteBudget: nil)
             run.handle = try model.engine().startRun(request: request, listener: RunState.Listener(run))
             run.running = true
         } catch let error as KuzetError {

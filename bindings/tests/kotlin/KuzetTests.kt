@@ -39,6 +39,8 @@ import org.kuzet.UploadState
 import org.kuzet.Uploader
 import org.kuzet.Verdict
 import org.kuzet.clearLogger
+import org.kuzet.defaultDataBudgets
+import org.kuzet.defaultParallelism
 import org.kuzet.kuzetVersion
 import org.kuzet.setLogger
 import org.kuzet.testPanic
@@ -379,7 +381,7 @@ val anchor = java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.
 fun config(
     name: String,
     allowed: List<Suite> = Suite.values().toList(),
-    parallelism: UInt = 4u,
+    parallelism: UInt = defaultParallelism(),
     testHelpers: List<String> = listOf(),
 ): EngineConfig = EngineConfig(
     dataDir = File(tempRoot, name).absolutePath,
@@ -401,6 +403,19 @@ val mainThread: Thread = Thread.currentThread()
 
 fun versionIsTheLibrarys() {
     check(Regex("""^\d+\.\d+\.\d+""").containsMatchIn(kuzetVersion())) { "version ${kuzetVersion()}" }
+}
+
+/** The records' literal defaults (bindings/src/types.rs) are the engine's (kuzet_core::engine). */
+fun recordDefaultsAreTheEngines() {
+    checkEqual(defaultDataBudgets(), DataBudgets(), "DataBudgets() with its defaults")
+    val built = EngineConfig(
+        dataDir = "/unused",
+        softwareName = "kuzet-kotlin-tests",
+        softwareVersion = "1.0",
+        consent = Consent(uploadAllowed = false, allowedSuites = listOf()),
+        budgets = DataBudgets(),
+    )
+    checkEqual(defaultParallelism(), built.parallelism, "EngineConfig.parallelism's default")
 }
 
 fun suitesSayWhatIsAvailable() {
@@ -1027,6 +1042,7 @@ fun droppingTheHandleCancelsTheRun() {
 fun main() {
     val tests = listOf<Pair<String, () -> Unit>>(
         "version is the library's" to ::versionIsTheLibrarys,
+        "record defaults are the engine's" to ::recordDefaultsAreTheEngines,
         "suites say what is available" to ::suitesSayWhatIsAvailable,
         "full test now against a local site" to ::fullTestNowAgainstALocalSite,
         "a failed URL is an anomaly in plain words" to ::aFailedUrlIsAnAnomalyInPlainWords,

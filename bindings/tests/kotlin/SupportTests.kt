@@ -1,24 +1,39 @@
-// Tests of the apps' plain-Kotlin support code (android/kuzet/src/main/kotlin/org/kuzet/support),
-// on the JVM with the generated bindings' types. Run by scripts/test-bindings-kotlin.sh after the
-// binding tests; the last line is "kotlin: N passed, N failed".
+// Tests of the apps' plain-Kotlin support code (android/kuzet/src/main/kotlin/org/kuzet/support)
+// and of the rules the apps share, which live in Rust (kuzet_core::app) and are called here
+// through the generated bindings, as the app calls them. Run by scripts/test-bindings-kotlin.sh
+// before the binding tests; the last line is "kotlin: N passed, N failed".
 
 package org.kuzet.support.tests
 
+import org.kuzet.DataBudgets
+import org.kuzet.MibRange
 import org.kuzet.NetworkKind
 import org.kuzet.Suite
 import org.kuzet.TargetResult
 import org.kuzet.Verdict
-import org.kuzet.support.BackgroundSchedule
-import org.kuzet.support.Choices
+import org.kuzet.backgroundBounds
+import org.kuzet.backgroundTimeBudget
+import org.kuzet.budgetRanges
+import org.kuzet.budgetsOf
+import org.kuzet.consentNeeded
+import org.kuzet.consentOf
+import org.kuzet.defaultDataBudgets
+import org.kuzet.defaultUrlList
+import org.kuzet.defaultUserChoices
+import org.kuzet.formatBytes
+import org.kuzet.formatDuration
+import org.kuzet.formatTimeLeft
+import org.kuzet.nextBackgroundDelay
+import org.kuzet.onboarding
+import org.kuzet.parseUrlList
+import org.kuzet.percentOf
+import org.kuzet.quizMistakes
 import org.kuzet.support.DataSaver
-import org.kuzet.support.Formatting
 import org.kuzet.support.NetworkContexts
 import org.kuzet.support.NetworkFacts
-import org.kuzet.support.Onboarding
 import org.kuzet.support.ResultGroups
 import org.kuzet.support.Transport
-import org.kuzet.support.UrlList
-import org.kuzet.support.UserChoices
+import org.kuzet.urlListMax
 import java.time.Duration
 import kotlin.random.Random
 import kotlin.system.exitProcess
@@ -93,40 +108,53 @@ fun meteredConstrainedAndOperator() {
 }
 
 fun nextRunIsBoundedAndBacksOff() {
-    val noJitter = object : Random() {
-        override fun nextBits(bitCount: Int) = 0
-    }
-    checkEqual(Duration.ofMinutes(15), BackgroundSchedule.nextDelay(Duration.ofSeconds(5), 0, noJitter), "lower bound")
-    checkEqual(Duration.ofHours(24), BackgroundSchedule.nextDelay(Duration.ofDays(3), 0, noJitter), "upper bound")
-    checkEqual(Duration.ofHours(6), BackgroundSchedule.nextDelay(Duration.ofHours(6), 0, noJitter), "within bounds")
-    checkEqual(Duration.ofMinutes(15), BackgroundSchedule.nextDelay(null, 1, noJitter), "first failure")
-    checkEqual(Duration.ofMinutes(60), BackgroundSchedule.nextDelay(Duration.ofHours(6), 3, noJitter), "third failure")
-    checkEqual(Duration.ofHours(24), BackgroundSchedule.nextDelay(null, 40, noJitter), "backoff cap")
+    val bounds = backgroundBounds()
+    checkEqual(Duration.ofMinutes(15), bounds.minDelay, "shortest delay")
+    checkEqual(Duration.ofHours(24), bounds.maxDelay, "longest delay")
+    checkEqual(0.1, bounds.jitterFraction, "jitter fraction")
+    checkEqual(Duration.ofMinutes(15), nextBackgroundDelay(Duration.ofSeconds(5), 0u, 0.0), "lower bound")
+    checkEqual(Duration.ofHours(24), nextBackgroundDelay(Duration.ofDays(3), 0u, 0.0), "upper bound")
+    checkEqual(Duration.ofHours(6), nextBackgroundDelay(Duration.ofHours(6), 0u, 0.0), "within bounds")
+    checkEqual(Duration.ofMinutes(15), nextBackgroundDelay(null, 1u, 0.0), "first failure")
+    checkEqual(Duration.ofMinutes(60), nextBackgroundDelay(Duration.ofHours(6), 3u, 0.0), "third failure")
+    checkEqual(Duration.ofHours(24), nextBackgroundDelay(null, 40u, 0.0), "backoff cap")
+    checkEqual(Duration.ofMinutes(63), nextBackgroundDelay(Duration.ofHours(1), 0u, 0.5), "half the jitter")
+    checkEqual(Duration.ofHours(1), nextBackgroundDelay(Duration.ofHours(1), 0u, Double.NaN), "NaN draws no jitter")
     val random = Random(7)
     repeat(200) {
-        val d = BackgroundSchedule.nextDelay(Duration.ofHours(1), 0, random)
-        check(d >= Duration.ofHours(1) && d <= Duration.ofMinutes(66), "jitter within 10 %: $d")
+        val d = nextBackgroundDelay(Duration.ofHours(1), 0u, random.nextDouble())
+        check(d >= Duration.ofHours(1) && d < Duration.ofMinutes(66), "jitter within 10 %: $d")
     }
-    checkEqual(Duration.ofMinutes(9), BackgroundSchedule.timeBudget(), "WorkManager budget")
-    checkEqual(Duration.ofSeconds(10), BackgroundSchedule.timeBudget(Duration.ofSeconds(30)), "tiny limit")
+}
+
+fun timeBudgetLeavesTimeToStop() {
+    checkEqual(Duration.ofMinutes(9), backgroundTimeBudget(Duration.ofMinutes(10)), "WorkManager's 10 minutes")
+    checkEqual(Duration.ofSeconds(24), backgroundTimeBudget(Duration.ofSeconds(30)), "an iOS app refresh")
+    checkEqual(Duration.ofSeconds(96), backgroundTimeBudget(Duration.ofMinutes(2)), "a fifth kept back")
+    checkEqual(Duration.ZERO, backgroundTimeBudget(Duration.ofSeconds(3)), "tiny limit: nothing")
+    for (seconds in 0L..1200L) {
+        val limit = Duration.ofSeconds(seconds)
+        val budget = backgroundTimeBudget(limit)
+        check(budget <= limit.minusSeconds(5) || budget == Duration.ZERO, "5 s kept of $limit: $budget")
+    }
 }
 
 fun formatting() {
-    checkEqual("0 B", Formatting.bytes(0uL), "zero")
-    checkEqual("999 B", Formatting.bytes(999uL), "bytes")
-    checkEqual("1.5 kB", Formatting.bytes(1_500uL), "kB")
-    checkEqual("12 MB", Formatting.bytes(12_345_678uL), "MB")
-    checkEqual("1.0 MB", Formatting.bytes(999_999uL), "rounding up a unit")
-    checkEqual("18 TB", Formatting.bytes(18_000_000_000_000uL), "largest unit")
-    checkEqual("42 s", Formatting.duration(Duration.ofMillis(41_600)), "seconds")
-    checkEqual("3 min", Formatting.duration(Duration.ofSeconds(170)), "minutes")
-    checkEqual("1 h 05 min", Formatting.duration(Duration.ofMinutes(65)), "hours")
-    checkEqual("0 s", Formatting.duration(Duration.ofSeconds(-3)), "negative")
-    checkEqual("estimating time left", Formatting.timeLeft(null), "no estimate")
-    checkEqual("about 2 min left", Formatting.timeLeft(Duration.ofSeconds(100)), "estimate")
-    checkEqual(25, Formatting.percentOf(50uL, 200uL), "percent")
-    checkEqual(100, Formatting.percentOf(300uL, 200uL), "over budget")
-    checkEqual(0, Formatting.percentOf(0uL, 0uL), "nothing of nothing")
+    checkEqual("0 B", formatBytes(0uL), "zero")
+    checkEqual("999 B", formatBytes(999uL), "bytes")
+    checkEqual("1.5 kB", formatBytes(1_500uL), "kB")
+    checkEqual("12 MB", formatBytes(12_345_678uL), "MB")
+    checkEqual("1.0 MB", formatBytes(999_999uL), "rounding up a unit")
+    checkEqual("1.0 MB", formatBytes(999_600uL), "never 1000 kB")
+    checkEqual("18 TB", formatBytes(18_000_000_000_000uL), "largest unit")
+    checkEqual("42 s", formatDuration(Duration.ofMillis(41_600)), "seconds")
+    checkEqual("3 min", formatDuration(Duration.ofSeconds(170)), "minutes")
+    checkEqual("1 h 05 min", formatDuration(Duration.ofMinutes(65)), "hours")
+    checkEqual("estimating time left", formatTimeLeft(null), "no estimate")
+    checkEqual("about 2 min left", formatTimeLeft(Duration.ofSeconds(100)), "estimate")
+    checkEqual(25u, percentOf(50uL, 200uL), "percent")
+    checkEqual(100u, percentOf(300uL, 200uL), "over budget")
+    checkEqual(0u, percentOf(0uL, 0uL), "nothing of nothing")
 }
 
 fun result(target: String, verdict: Verdict) = TargetResult(
@@ -163,27 +191,48 @@ fun groupsPutProblemsFirst() {
     check(Verdict.entries.all { ResultGroups.title(it).isNotBlank() }, "every verdict has a title")
 }
 
-fun onboardingAndChoices() {
-    check(Onboarding.needed(null), "never accepted")
-    check(Onboarding.needed(Onboarding.CONSENT_VERSION - 1), "older consent")
-    check(!Onboarding.needed(Onboarding.CONSENT_VERSION), "current consent")
-    val right = Onboarding.QUIZ.map { it.answer }
-    checkEqual(emptyList<String>(), Onboarding.mistakes(right), "all right")
+fun onboardingAndConsent() {
+    val texts = onboarding()
+    check(texts.consentVersion >= 1u, "a consent version")
+    check(consentNeeded(null), "never accepted")
+    check(consentNeeded(texts.consentVersion - 1u), "older consent")
+    check(!consentNeeded(texts.consentVersion), "current consent")
+    check(texts.risks.size >= 3 && texts.risks.all { it.isNotBlank() }, "risks: ${texts.risks}")
+    check(texts.quiz.all { it.statement.isNotBlank() && it.explanation.isNotBlank() }, "quiz: ${texts.quiz}")
+    val right = texts.quiz.map { it.answer }
+    checkEqual(emptyList<String>(), quizMistakes(right), "all right")
     val oneWrong = right.toMutableList<Boolean?>().also { it[1] = !right[1] }
-    checkEqual(listOf(Onboarding.QUIZ[1].explanation), Onboarding.mistakes(oneWrong), "one wrong")
-    checkEqual(Onboarding.QUIZ.size, Onboarding.mistakes(emptyList()).size, "unanswered")
+    checkEqual(listOf(texts.quiz[1].explanation), quizMistakes(oneWrong), "one wrong")
+    checkEqual(texts.quiz.size, quizMistakes(emptyList()).size, "unanswered")
+    checkEqual(1, quizMistakes(right.toMutableList<Boolean?>().also { it[0] = null }).size, "one unanswered")
+}
 
-    val defaults = UserChoices()
-    val consent = Choices.consentOf(defaults)
-    check(!consent.uploadAllowed, "upload is opt-in")
-    checkEqual(listOf(Suite.WEB, Suite.CONNECTIVITY), consent.allowedSuites, "suites in enum order")
-    val budgets = Choices.budgetsOf(defaults)
-    checkEqual(50uL * 1_048_576uL, budgets.runBytes, "run budget")
-    checkEqual(2uL * 1_048_576uL, budgets.backgroundBytes, "background budget")
-    checkEqual(200uL * 1_048_576uL, budgets.monthlyBytes, "monthly budget")
-    val wild = Choices.budgetsOf(UserChoices(runMiB = 100_000, backgroundMiB = -5, monthlyMiB = 20))
-    checkEqual(20uL * 1_048_576uL, wild.runBytes, "a run never above the month")
-    checkEqual(0uL, wild.backgroundBytes, "background clamped at 0")
+fun choicesBecomeConsentAndBudgets() {
+    val mib = 1_048_576uL
+    val defaults = defaultUserChoices()
+    check(!defaults.uploadAllowed, "upload is opt-in")
+    val consent = consentOf(defaults)
+    check(!consent.uploadAllowed, "no upload consent by default")
+    checkEqual(listOf(Suite.WEB, Suite.CONNECTIVITY), consent.allowedSuites, "default suites")
+    checkEqual(defaultDataBudgets(), budgetsOf(defaults), "the default choices are the engine's budgets")
+    checkEqual(
+        listOf(Suite.WEB, Suite.THROTTLING, Suite.CONNECTIVITY),
+        consentOf(defaults.copy(suites = listOf(Suite.CONNECTIVITY, Suite.WEB, Suite.THROTTLING, Suite.WEB))).allowedSuites,
+        "each suite once, in declaration order",
+    )
+
+    val ranges = budgetRanges()
+    checkEqual(MibRange(1u, 500u), ranges.run, "run range")
+    checkEqual(MibRange(0u, 50u), ranges.background, "background range")
+    checkEqual(MibRange(10u, 10_000u), ranges.monthly, "monthly range")
+    val budgets = budgetsOf(defaults.copy(runMib = 25u, backgroundMib = 3u, monthlyMib = 1_000u))
+    checkEqual(DataBudgets(25uL * mib, 3uL * mib, 1_000uL * mib), budgets, "in range: kept")
+    val wild = budgetsOf(defaults.copy(runMib = 100_000u, backgroundMib = 40u, monthlyMib = 20u))
+    checkEqual(20uL * mib, wild.monthlyBytes, "monthly")
+    checkEqual(20uL * mib, wild.runBytes, "a run never above the month")
+    checkEqual(20uL * mib, wild.backgroundBytes, "a cycle never above the month")
+    val low = budgetsOf(defaults.copy(runMib = 0u, backgroundMib = 0u, monthlyMib = 0u))
+    checkEqual(DataBudgets(mib, 0uL, 10uL * mib), low, "clamped up to the ranges")
 }
 
 fun urlLists() {
@@ -194,23 +243,28 @@ fun urlLists() {
           medianet.ngo/
         ftp://files.example/
         https://adilsoz.kz/
+        HTTPS://ADILSOZ.KZ
         http://
         https://bad host/
     """.trimIndent()
-    checkEqual(listOf("https://adilsoz.kz/", "https://medianet.ngo/"), UrlList.parse(text), "parsed")
-    checkEqual(UrlList.MAX, UrlList.parse((1..500).joinToString("\n") { "https://s$it.example/" }).size, "capped")
-    checkEqual(UrlList.DEFAULT, UrlList.parse(UrlList.DEFAULT.joinToString("\n")), "defaults parse as they are")
+    checkEqual(listOf("https://adilsoz.kz/", "https://medianet.ngo/"), parseUrlList(text), "parsed")
+    checkEqual(100u, urlListMax(), "maximum")
+    checkEqual(urlListMax().toInt(), parseUrlList((1..500).joinToString("\n") { "https://s$it.example/" }).size, "capped")
+    checkEqual(defaultUrlList(), parseUrlList(defaultUrlList().joinToString("\n")), "defaults parse as they are")
+    check(defaultUrlList().isNotEmpty(), "a starting list")
 }
 
 fun main() {
     val tests = listOf<Pair<String, () -> Unit>>(
         "support: network kinds" to ::networkKinds,
         "support: metered, constrained and MCC-MNC" to ::meteredConstrainedAndOperator,
-        "support: next run bounded, backed off, jittered" to ::nextRunIsBoundedAndBacksOff,
-        "support: formatting" to ::formatting,
         "support: groups put problems first" to ::groupsPutProblemsFirst,
-        "support: onboarding and choices" to ::onboardingAndChoices,
-        "support: URL lists" to ::urlLists,
+        "rules: next run bounded, backed off, jittered" to ::nextRunIsBoundedAndBacksOff,
+        "rules: the time budget leaves time to stop" to ::timeBudgetLeavesTimeToStop,
+        "rules: formatting" to ::formatting,
+        "rules: onboarding and consent" to ::onboardingAndConsent,
+        "rules: choices become consent and budgets" to ::choicesBecomeConsentAndBudgets,
+        "rules: URL lists" to ::urlLists,
     )
     var passed = 0
     var failed = 0

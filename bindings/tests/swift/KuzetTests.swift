@@ -548,7 +548,7 @@ func connectivityJson(_ port: UInt16) -> String {
 let anchor = try! listenOnLoopback()
 
 func config(_ name: String, allowed: [Suite] = [.web, .messaging, .throttling, .connectivity],
-            parallelism: UInt32 = 4, testHelpers: [String] = []) -> EngineConfig {
+            parallelism: UInt32 = defaultParallelism(), testHelpers: [String] = []) -> EngineConfig {
     EngineConfig(
         dataDir: tempRoot.appendingPathComponent(name).path,
         softwareName: "kuzet-swift-tests",
@@ -571,6 +571,14 @@ enum Tests {
     static func versionIsTheLibrarys() throws {
         let version = kuzetVersion()
         try check(version.split(separator: ".").count == 3, "version \(version)")
+    }
+
+    /// The records' literal defaults (bindings/src/types.rs) are the engine's (kuzet_core::engine).
+    static func recordDefaultsAreTheEngines() throws {
+        try checkEqual(defaultDataBudgets(), DataBudgets(), "DataBudgets() with its defaults")
+        let built = EngineConfig(dataDir: "/unused", softwareName: "kuzet-swift-tests", softwareVersion: "1.0",
+                                 consent: Consent(uploadAllowed: false, allowedSuites: []), budgets: DataBudgets())
+        try checkEqual(defaultParallelism(), built.parallelism, "EngineConfig.parallelism's default")
     }
 
     static func suitesSayWhatIsAvailable() throws {
@@ -1193,6 +1201,7 @@ struct Runner {
     static func main() async {
         let tests: [(String, () async throws -> Void)] = [
             ("version is the library's", Tests.versionIsTheLibrarys),
+            ("record defaults are the engine's", Tests.recordDefaultsAreTheEngines),
             ("suites say what is available", Tests.suitesSayWhatIsAvailable),
             ("full test now against a local site", Tests.fullTestNowAgainstALocalSite),
             ("a failed URL is an anomaly in plain words", Tests.aFailedUrlIsAnAnomalyInPlainWords),

@@ -1,6 +1,8 @@
-// Checks of the iOS app's plain-Swift support code (ios/Sources/KuzetSupport), run on Linux by
-// scripts/test-bindings-swift.sh and on a Mac with `swift run KuzetSupportChecks` (ios/). A tiny
-// runner like the binding tests': the last line is "swift: N passed, N failed".
+// Checks of the iOS app's plain-Swift support code (ios/Sources/KuzetSupport) and of the rules the
+// apps share, which live in Rust (kuzet_core::app) and are called here through the Kuzet module,
+// as the app calls them. Run on Linux by scripts/test-bindings-swift.sh and on a Mac with
+// `swift run KuzetSupportChecks` (ios/). A tiny runner like the binding tests': the last line is
+// "swift: N passed, N failed".
 
 import Foundation
 #if canImport(Glibc)
@@ -19,11 +21,6 @@ func check(_ condition: Bool, _ what: @autoclosure () -> String) throws {
 
 func checkEqual<T: Equatable>(_ expected: T, _ actual: T, _ what: String) throws {
     if expected != actual { throw CheckFailure(description: "\(what): expected <\(expected)>, got <\(actual)>") }
-}
-
-/// Always the same "random" numbers: zero jitter.
-struct ZeroRandom: RandomNumberGenerator {
-    mutating func next() -> UInt64 { 0 }
 }
 
 /// A small deterministic generator (SplitMix64).
@@ -79,39 +76,53 @@ enum Checks {
     }
 
     static func nextRunIsBoundedAndBacksOff() throws {
-        var zero = ZeroRandom()
-        try checkEqual(15 * 60, BackgroundSchedule.nextDelay(nextRunIn: 5, failures: 0, using: &zero), "lower bound")
-        try checkEqual(24 * 3600, BackgroundSchedule.nextDelay(nextRunIn: 3 * 86400, failures: 0, using: &zero), "upper bound")
-        try checkEqual(6 * 3600, BackgroundSchedule.nextDelay(nextRunIn: 6 * 3600, failures: 0, using: &zero), "within")
-        try checkEqual(15 * 60, BackgroundSchedule.nextDelay(nextRunIn: nil, failures: 1, using: &zero), "first failure")
-        try checkEqual(60 * 60, BackgroundSchedule.nextDelay(nextRunIn: 6 * 3600, failures: 3, using: &zero), "third failure")
-        try checkEqual(24 * 3600, BackgroundSchedule.nextDelay(nextRunIn: nil, failures: 40, using: &zero), "backoff cap")
-        try checkEqual(15 * 60, BackgroundSchedule.clamp(.nan), "NaN")
+        let bounds = backgroundBounds()
+        try checkEqual(15 * 60, bounds.minDelay, "shortest delay")
+        try checkEqual(24 * 3600, bounds.maxDelay, "longest delay")
+        try checkEqual(0.1, bounds.jitterFraction, "jitter fraction")
+        try checkEqual(15 * 60, nextBackgroundDelay(nextRunIn: 5, failures: 0, random: 0), "lower bound")
+        try checkEqual(24 * 3600, nextBackgroundDelay(nextRunIn: 3 * 86400, failures: 0, random: 0), "upper bound")
+        try checkEqual(6 * 3600, nextBackgroundDelay(nextRunIn: 6 * 3600, failures: 0, random: 0), "within")
+        try checkEqual(15 * 60, nextBackgroundDelay(nextRunIn: nil, failures: 1, random: 0), "first failure")
+        try checkEqual(60 * 60, nextBackgroundDelay(nextRunIn: 6 * 3600, failures: 3, random: 0), "third failure")
+        try checkEqual(24 * 3600, nextBackgroundDelay(nextRunIn: nil, failures: 40, random: 0), "backoff cap")
+        try checkEqual(63 * 60, nextBackgroundDelay(nextRunIn: 3600, failures: 0, random: 0.5), "half the jitter")
+        try checkEqual(3600, nextBackgroundDelay(nextRunIn: 3600, failures: 0, random: .nan), "NaN draws no jitter")
         var random = SplitMix(state: 7)
         for _ in 0..<200 {
-            let d = BackgroundSchedule.nextDelay(nextRunIn: 3600, failures: 0, using: &random)
+            let d = nextBackgroundDelay(nextRunIn: 3600, failures: 0, random: Double.random(in: 0..<1, using: &random))
             try check(d >= 3600 && d < 3960, "jitter within 10 %: \(d)")
         }
-        try checkEqual(24, BackgroundSchedule.timeBudget(platformLimit: BackgroundSchedule.refreshLimit), "refresh budget")
-        try checkEqual(5, BackgroundSchedule.timeBudget(platformLimit: 1), "tiny limit")
+    }
+
+    static func timeBudgetLeavesTimeToStop() throws {
+        try checkEqual(24, backgroundTimeBudget(platformLimit: 30), "an app refresh's 30 s")
+        try checkEqual(9 * 60, backgroundTimeBudget(platformLimit: 10 * 60), "WorkManager's 10 minutes")
+        try checkEqual(96, backgroundTimeBudget(platformLimit: 120), "a fifth kept back")
+        try checkEqual(0, backgroundTimeBudget(platformLimit: 3), "tiny limit: nothing")
+        for seconds in 0...1200 {
+            let limit = TimeInterval(seconds)
+            let budget = backgroundTimeBudget(platformLimit: limit)
+            try check(budget <= limit - 5 || budget == 0, "5 s kept of \(limit): \(budget)")
+        }
     }
 
     static func formatting() throws {
-        try checkEqual("0 B", Formatting.bytes(0), "zero")
-        try checkEqual("999 B", Formatting.bytes(999), "bytes")
-        try checkEqual("1.5 kB", Formatting.bytes(1_500), "kB")
-        try checkEqual("12 MB", Formatting.bytes(12_345_678), "MB")
-        try checkEqual("1.0 MB", Formatting.bytes(999_999), "rounding up a unit")
-        try checkEqual("18 TB", Formatting.bytes(18_000_000_000_000), "largest unit")
-        try checkEqual("42 s", Formatting.duration(41.6), "seconds")
-        try checkEqual("3 min", Formatting.duration(170), "minutes")
-        try checkEqual("1 h 05 min", Formatting.duration(65 * 60), "hours")
-        try checkEqual("0 s", Formatting.duration(-3), "negative")
-        try checkEqual("estimating time left", Formatting.timeLeft(nil), "no estimate")
-        try checkEqual("about 2 min left", Formatting.timeLeft(100), "estimate")
-        try checkEqual(25, Formatting.percent(50, of: 200), "percent")
-        try checkEqual(100, Formatting.percent(300, of: 200), "over budget")
-        try checkEqual(0, Formatting.percent(0, of: 0), "nothing of nothing")
+        try checkEqual("0 B", formatBytes(count: 0), "zero")
+        try checkEqual("999 B", formatBytes(count: 999), "bytes")
+        try checkEqual("1.5 kB", formatBytes(count: 1_500), "kB")
+        try checkEqual("12 MB", formatBytes(count: 12_345_678), "MB")
+        try checkEqual("1.0 MB", formatBytes(count: 999_999), "rounding up a unit")
+        try checkEqual("1.0 MB", formatBytes(count: 999_600), "never 1000 kB")
+        try checkEqual("18 TB", formatBytes(count: 18_000_000_000_000), "largest unit")
+        try checkEqual("42 s", formatDuration(duration: 41.6), "seconds")
+        try checkEqual("3 min", formatDuration(duration: 170), "minutes")
+        try checkEqual("1 h 05 min", formatDuration(duration: 65 * 60), "hours")
+        try checkEqual("estimating time left", formatTimeLeft(estimate: nil), "no estimate")
+        try checkEqual("about 2 min left", formatTimeLeft(estimate: 100), "estimate")
+        try checkEqual(25, percentOf(used: 50, budget: 200), "percent")
+        try checkEqual(100, percentOf(used: 300, budget: 200), "over budget")
+        try checkEqual(0, percentOf(used: 0, budget: 0), "nothing of nothing")
     }
 
     static func groupsPutProblemsFirst() throws {
@@ -125,32 +136,62 @@ enum Checks {
         try checkEqual("no results", ResultGroups.summaryLine(ResultGroups.group([])), "empty")
     }
 
-    static func onboardingAndChoices() throws {
-        try check(Onboarding.needed(acceptedVersion: nil), "never accepted")
-        try check(Onboarding.needed(acceptedVersion: Onboarding.consentVersion - 1), "older consent")
-        try check(!Onboarding.needed(acceptedVersion: Onboarding.consentVersion), "current consent")
-        let right: [Bool?] = Onboarding.quiz.map(\.answer)
-        try checkEqual([], Onboarding.mistakes(right), "all right")
+    static func onboardingAndConsent() throws {
+        let texts = onboarding()
+        try check(texts.consentVersion >= 1, "a consent version")
+        try check(consentNeeded(acceptedVersion: nil), "never accepted")
+        try check(consentNeeded(acceptedVersion: texts.consentVersion - 1), "older consent")
+        try check(!consentNeeded(acceptedVersion: texts.consentVersion), "current consent")
+        try check(texts.risks.count >= 3 && texts.risks.allSatisfy { !$0.isEmpty }, "risks: \(texts.risks)")
+        try check(texts.quiz.allSatisfy { !$0.statement.isEmpty && !$0.explanation.isEmpty }, "quiz: \(texts.quiz)")
+        let right: [Bool?] = texts.quiz.map(\.answer)
+        try checkEqual([], quizMistakes(answers: right), "all right")
         var oneWrong = right
-        oneWrong[1] = !(right[1] ?? false)
-        try checkEqual([Onboarding.quiz[1].explanation], Onboarding.mistakes(oneWrong), "one wrong")
-        try checkEqual(Onboarding.quiz.count, Onboarding.mistakes([]).count, "unanswered")
+        oneWrong[1] = !texts.quiz[1].answer
+        try checkEqual([texts.quiz[1].explanation], quizMistakes(answers: oneWrong), "one wrong")
+        try checkEqual(texts.quiz.count, quizMistakes(answers: []).count, "unanswered")
+        var oneUnanswered = right
+        oneUnanswered[0] = nil
+        try checkEqual(1, quizMistakes(answers: oneUnanswered).count, "one unanswered")
+    }
 
-        let defaults = UserChoices()
-        let consent = Choices.consent(defaults)
-        try check(!consent.uploadAllowed, "upload is opt-in")
-        try checkEqual([Suite.web, .connectivity], consent.allowedSuites, "suites")
-        let budgets = Choices.budgets(defaults)
-        try checkEqual(50 * 1_048_576, budgets.runBytes, "run budget")
-        try checkEqual(2 * 1_048_576, budgets.backgroundBytes, "background budget")
-        try checkEqual(200 * 1_048_576, budgets.monthlyBytes, "monthly budget")
-        var wild = UserChoices()
-        wild.runMiB = 100_000
-        wild.backgroundMiB = -5
-        wild.monthlyMiB = 20
-        let clamped = Choices.budgets(wild)
-        try checkEqual(20 * 1_048_576, clamped.runBytes, "a run never above the month")
-        try checkEqual(0, clamped.backgroundBytes, "background clamped at 0")
+    static func choicesBecomeConsentAndBudgets() throws {
+        let mib: UInt64 = 1_048_576
+        let defaults = defaultUserChoices()
+        try check(!defaults.uploadAllowed, "upload is opt-in")
+        let consent = consentOf(choices: defaults)
+        try check(!consent.uploadAllowed, "no upload consent by default")
+        try checkEqual([Suite.web, .connectivity], consent.allowedSuites, "default suites")
+        try checkEqual(defaultDataBudgets(), budgetsOf(choices: defaults), "the default choices are the engine's budgets")
+        var mixed = defaults
+        mixed.suites = [.connectivity, .web, .throttling, .web]
+        try checkEqual([Suite.web, .throttling, .connectivity], consentOf(choices: mixed).allowedSuites,
+                       "each suite once, in declaration order")
+
+        let ranges = budgetRanges()
+        try checkEqual(MibRange(min: 1, max: 500), ranges.run, "run range")
+        try checkEqual(MibRange(min: 0, max: 50), ranges.background, "background range")
+        try checkEqual(MibRange(min: 10, max: 10_000), ranges.monthly, "monthly range")
+        var chosen = defaults
+        chosen.runMib = 25
+        chosen.backgroundMib = 3
+        chosen.monthlyMib = 1_000
+        try checkEqual(DataBudgets(runBytes: 25 * mib, backgroundBytes: 3 * mib, monthlyBytes: 1_000 * mib),
+                       budgetsOf(choices: chosen), "in range: kept")
+        var wild = defaults
+        wild.runMib = 100_000
+        wild.backgroundMib = 40
+        wild.monthlyMib = 20
+        let clamped = budgetsOf(choices: wild)
+        try checkEqual(20 * mib, clamped.monthlyBytes, "monthly")
+        try checkEqual(20 * mib, clamped.runBytes, "a run never above the month")
+        try checkEqual(20 * mib, clamped.backgroundBytes, "a cycle never above the month")
+        var low = defaults
+        low.runMib = 0
+        low.backgroundMib = 0
+        low.monthlyMib = 0
+        try checkEqual(DataBudgets(runBytes: mib, backgroundBytes: 0, monthlyBytes: 10 * mib), budgetsOf(choices: low),
+                       "clamped up to the ranges")
     }
 
     static func urlLists() throws {
@@ -161,13 +202,16 @@ enum Checks {
               medianet.ngo/
             ftp://files.example/
             https://adilsoz.kz/
+            HTTPS://ADILSOZ.KZ
             http://
             https://bad host/
             """
-        try checkEqual(["https://adilsoz.kz/", "https://medianet.ngo/"], UrlList.parse(text), "parsed")
+        try checkEqual(["https://adilsoz.kz/", "https://medianet.ngo/"], parseUrlList(text: text), "parsed")
+        try checkEqual(100, urlListMax(), "maximum")
         let many = (1...500).map { "https://s\($0).example/" }.joined(separator: "\n")
-        try checkEqual(UrlList.max, UrlList.parse(many).count, "capped")
-        try checkEqual(UrlList.defaults, UrlList.parse(UrlList.defaults.joined(separator: "\n")), "defaults parse as they are")
+        try checkEqual(Int(urlListMax()), parseUrlList(text: many).count, "capped")
+        try checkEqual(defaultUrlList(), parseUrlList(text: defaultUrlList().joined(separator: "\n")), "defaults parse as they are")
+        try check(!defaultUrlList().isEmpty, "a starting list")
     }
 }
 
@@ -177,11 +221,13 @@ struct SupportRunner {
         let checks: [(String, () throws -> Void)] = [
             ("support: network kinds", Checks.networkKinds),
             ("support: metered, constrained and MCC-MNC", Checks.meteredConstrainedAndOperator),
-            ("support: next run bounded, backed off, jittered", Checks.nextRunIsBoundedAndBacksOff),
-            ("support: formatting", Checks.formatting),
             ("support: groups put problems first", Checks.groupsPutProblemsFirst),
-            ("support: onboarding and choices", Checks.onboardingAndChoices),
-            ("support: URL lists", Checks.urlLists),
+            ("rules: next run bounded, backed off, jittered", Checks.nextRunIsBoundedAndBacksOff),
+            ("rules: the time budget leaves time to stop", Checks.timeBudgetLeavesTimeToStop),
+            ("rules: formatting", Checks.formatting),
+            ("rules: onboarding and consent", Checks.onboardingAndConsent),
+            ("rules: choices become consent and budgets", Checks.choicesBecomeConsentAndBudgets),
+            ("rules: URL lists", Checks.urlLists),
         ]
         var passed = 0
         var failed = 0

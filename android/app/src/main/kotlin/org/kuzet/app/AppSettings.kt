@@ -2,39 +2,47 @@ package org.kuzet.app
 
 import android.content.Context
 import org.kuzet.Suite
-import org.kuzet.support.Onboarding
-import org.kuzet.support.UrlList
-import org.kuzet.support.UserChoices
+import org.kuzet.UserChoices
+import org.kuzet.consentNeeded
+import org.kuzet.defaultUrlList
+import org.kuzet.defaultUserChoices
+import org.kuzet.onboarding
 
-/** The user's choices, kept in SharedPreferences. Plain storage: the rules are in org.kuzet.support. */
+/** The user's choices, kept in SharedPreferences. Plain storage: the rules are in Kuzet's library. */
 class AppSettings(context: Context) {
     private val prefs = context.getSharedPreferences("kuzet", Context.MODE_PRIVATE)
 
-    fun consentAccepted(): Boolean = !Onboarding.needed(
-        if (prefs.contains(KEY_CONSENT)) prefs.getInt(KEY_CONSENT, 0) else null,
+    fun consentAccepted(): Boolean = !consentNeeded(
+        if (prefs.contains(KEY_CONSENT)) prefs.getInt(KEY_CONSENT, 0).coerceAtLeast(0).toUInt() else null,
     )
 
-    fun acceptConsent() = prefs.edit().putInt(KEY_CONSENT, Onboarding.CONSENT_VERSION).apply()
+    fun acceptConsent() = prefs.edit().putInt(KEY_CONSENT, onboarding().consentVersion.toInt()).apply()
 
-    fun choices(): UserChoices = UserChoices(
-        uploadAllowed = prefs.getBoolean("upload", false),
-        suites = prefs.getStringSet("suites", null)
-            ?.mapNotNull { name -> Suite.entries.firstOrNull { it.name == name } }?.toSet()
-            ?: UserChoices().suites,
-        runMiB = prefs.getInt("run_mib", UserChoices().runMiB),
-        backgroundMiB = prefs.getInt("background_mib", UserChoices().backgroundMiB),
-        monthlyMiB = prefs.getInt("monthly_mib", UserChoices().monthlyMiB),
-    )
+    fun choices(): UserChoices {
+        val defaults = defaultUserChoices()
+        return UserChoices(
+            uploadAllowed = prefs.getBoolean("upload", defaults.uploadAllowed),
+            suites = prefs.getStringSet("suites", null)
+                ?.mapNotNull { name -> Suite.entries.firstOrNull { it.name == name } }
+                ?: defaults.suites,
+            runMib = mib("run_mib", defaults.runMib),
+            backgroundMib = mib("background_mib", defaults.backgroundMib),
+            monthlyMib = mib("monthly_mib", defaults.monthlyMib),
+        )
+    }
 
     fun saveChoices(choices: UserChoices) = prefs.edit()
         .putBoolean("upload", choices.uploadAllowed)
         .putStringSet("suites", choices.suites.map { it.name }.toSet())
-        .putInt("run_mib", choices.runMiB)
-        .putInt("background_mib", choices.backgroundMiB)
-        .putInt("monthly_mib", choices.monthlyMiB)
+        .putInt("run_mib", choices.runMib.toInt())
+        .putInt("background_mib", choices.backgroundMib.toInt())
+        .putInt("monthly_mib", choices.monthlyMib.toInt())
         .apply()
 
-    fun urlText(): String = prefs.getString("urls", null) ?: UrlList.DEFAULT.joinToString("\n")
+    /** A budget in MiB as saved (an Int in SharedPreferences), or [default]. */
+    private fun mib(key: String, default: UInt): UInt = prefs.getInt(key, default.toInt()).coerceAtLeast(0).toUInt()
+
+    fun urlText(): String = prefs.getString("urls", null) ?: defaultUrlList().joinToString("\n")
 
     fun saveUrlText(text: String) = prefs.edit().putString("urls", text).apply()
 

@@ -7,14 +7,17 @@ import androidx.work.WorkManager
 import androidx.work.Worker
 import androidx.work.WorkerParameters
 import org.kuzet.BackgroundRequest
-import org.kuzet.support.BackgroundSchedule
+import org.kuzet.backgroundBounds
+import org.kuzet.backgroundTimeBudget
+import org.kuzet.nextBackgroundDelay
 import java.time.Duration
 import java.util.concurrent.TimeUnit
+import kotlin.random.Random
 
 /**
  * One background cycle of the engine (upload the outbox, the connectivity check, a small sample
  * of tests when budgets allow), then the next cycle scheduled when the engine asks, within
- * org.kuzet.support.BackgroundSchedule's bounds. No network constraint: a shutdown is exactly
+ * the bounds of Kuzet's `nextBackgroundDelay`. No network constraint: a shutdown is exactly
  * when the check must run, and the engine decides what fits the network.
  */
 class BackgroundWorker(context: Context, params: WorkerParameters) : Worker(context, params) {
@@ -23,15 +26,15 @@ class BackgroundWorker(context: Context, params: WorkerParameters) : Worker(cont
         val network = AndroidNetworkContextProvider(app).currentNetwork()
         val next = try {
             val summary = app.engine().backgroundCycleBlocking(
-                BackgroundRequest(timeBudget = BackgroundSchedule.timeBudget(), network = network),
+                BackgroundRequest(timeBudget = backgroundTimeBudget(WORK_MANAGER_LIMIT), network = network),
             )
             app.settings.backgroundFailures = 0
-            BackgroundSchedule.nextDelay(summary.nextRunIn, 0)
+            nextBackgroundDelay(summary.nextRunIn, 0u, Random.nextDouble())
         } catch (e: Exception) {
             // KuzetException, or uniffi's InternalException for a Rust panic: either way the
             // chain of cycles must go on, later.
             app.settings.backgroundFailures += 1
-            BackgroundSchedule.nextDelay(null, app.settings.backgroundFailures)
+            nextBackgroundDelay(null, app.settings.backgroundFailures.coerceAtLeast(0).toUInt(), Random.nextDouble())
         }
         schedule(app, next, ExistingWorkPolicy.APPEND_OR_REPLACE)
         return Result.success()
@@ -40,9 +43,12 @@ class BackgroundWorker(context: Context, params: WorkerParameters) : Worker(cont
     companion object {
         private const val NAME = "kuzet-background-cycle"
 
+        /** How long WorkManager lets a worker run before it stops it. */
+        private val WORK_MANAGER_LIMIT: Duration = Duration.ofMinutes(10)
+
         /** Schedules the first cycle unless one is already pending. */
         fun ensureScheduled(context: Context) =
-            schedule(context, BackgroundSchedule.MIN_DELAY, ExistingWorkPolicy.KEEP)
+            schedule(context, backgroundBounds().minDelay, ExistingWorkPolicy.KEEP)
 
         private fun schedule(context: Context, delay: Duration, policy: ExistingWorkPolicy) {
             val request = OneTimeWorkRequestBuilder<BackgroundWorker>()

@@ -3,7 +3,8 @@ package org.kuzet.app
 import android.app.Application
 import org.kuzet.Engine
 import org.kuzet.EngineConfig
-import org.kuzet.support.Choices
+import org.kuzet.budgetsOf
+import org.kuzet.consentOf
 import java.io.File
 
 /** Holds the one [Engine] of the app and its settings; rebuilds the engine when consent changes. */
@@ -32,8 +33,8 @@ class KuzetApplication : Application() {
                 softwareVersion = BuildConfig.VERSION_NAME,
                 collectorUrl = settings.collectorUrl(),
                 testHelperUrls = settings.testHelperUrls(),
-                consent = Choices.consentOf(choices),
-                budgets = Choices.budgetsOf(choices),
+                consent = consentOf(choices),
+                budgets = budgetsOf(choices),
             ),
         )
         engine.setNetworkProvider(AndroidNetworkContextProvider(this))

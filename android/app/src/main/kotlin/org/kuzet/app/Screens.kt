@@ -36,7 +36,8 @@ import org.kuzet.ResultDetail
 import org.kuzet.ResultItem
 import org.kuzet.RunPhase
 import org.kuzet.TimelineEntry
-import org.kuzet.support.Formatting
+import org.kuzet.formatBytes
+import org.kuzet.formatTimeLeft
 import org.kuzet.support.ResultGroups
 import java.time.Instant
 import java.time.temporal.ChronoUnit
@@ -100,7 +101,7 @@ fun TestNowScreen(model: TestNowModel = viewModel()) {
             item {
                 val fraction = if (p.total == 0u) 0f else p.completed.toFloat() / p.total.toFloat()
                 LinearProgressIndicator(progress = { fraction }, modifier = Modifier.fillMaxWidth())
-                Text("${p.completed} of ${p.total} · ${Formatting.bytes(p.bytesUsed)} · ${Formatting.timeLeft(p.estimatedTimeLeft)}")
+                Text("${p.completed} of ${p.total} · ${formatBytes(p.bytesUsed)} · ${formatTimeLeft(p.estimatedTimeLeft)}")
             }
         }
         (state.phase as? RunPhase.Measuring)?.let { item { Text("Measuring: ${it.suite.name.lowercase()}") } }

@@ -28,22 +28,28 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 import org.kuzet.DataUsage
 import org.kuzet.KuzetException
+import org.kuzet.MibRange
 import org.kuzet.Suite
-import org.kuzet.support.Formatting
-import org.kuzet.support.Onboarding
-import org.kuzet.support.UserChoices
+import org.kuzet.UserChoices
+import org.kuzet.budgetRanges
+import org.kuzet.defaultUserChoices
+import org.kuzet.formatBytes
+import org.kuzet.onboarding
+import org.kuzet.percentOf
+import org.kuzet.quizMistakes
 
 /** The informed-consent onboarding: the risks, a quiz that must be answered right, then choices. */
 @Composable
 fun OnboardingScreen(onAccepted: (UserChoices) -> Unit) {
-    val answers = remember { mutableStateListOf<Boolean?>().apply { repeat(Onboarding.QUIZ.size) { add(null) } } }
+    val texts = remember { onboarding() }
+    val answers = remember { mutableStateListOf<Boolean?>().apply { repeat(texts.quiz.size) { add(null) } } }
     var mistakes by remember { mutableStateOf<List<String>?>(null) }
     var upload by remember { mutableStateOf(false) }
     Column(Modifier.fillMaxSize().verticalScroll(rememberScrollState()).padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         Text("Before you start", style = MaterialTheme.typography.headlineSmall)
-        for (risk in Onboarding.RISKS) Text("• $risk")
+        for (risk in texts.risks) Text("• $risk")
         Text("Check that these are clear:", style = MaterialTheme.typography.titleMedium)
-        Onboarding.QUIZ.forEachIndexed { i, q ->
+        texts.quiz.forEachIndexed { i, q ->
             Text(q.statement)
             Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                 for ((label, value) in listOf("True" to true, "False" to false)) {
@@ -58,9 +64,9 @@ fun OnboardingScreen(onAccepted: (UserChoices) -> Unit) {
         mistakes?.forEach { Text(it, color = MaterialTheme.colorScheme.error) }
         CheckRow("Upload my measurements so they are published (you can change this later)", upload) { upload = it }
         Button(onClick = {
-            val wrong = Onboarding.mistakes(answers.toList())
+            val wrong = quizMistakes(answers.toList())
             mistakes = wrong
-            if (wrong.isEmpty()) onAccepted(UserChoices(uploadAllowed = upload))
+            if (wrong.isEmpty()) onAccepted(defaultUserChoices().copy(uploadAllowed = upload))
         }) { Text("I understand, continue") }
     }
 }
@@ -69,6 +75,7 @@ fun OnboardingScreen(onAccepted: (UserChoices) -> Unit) {
 fun SettingsScreen(app: KuzetApplication) {
     val scope = rememberCoroutineScope()
     var choices by remember { mutableStateOf(app.settings.choices()) }
+    val ranges = remember { budgetRanges() }
     var urls by remember { mutableStateOf(app.settings.urlText()) }
     var collector by remember { mutableStateOf(app.settings.collectorUrl() ?: "") }
     var helpers by remember { mutableStateOf(app.settings.testHelperUrls().joinToString("\n")) }
@@ -91,20 +98,20 @@ fun SettingsScreen(app: KuzetApplication) {
 
     Column(Modifier.fillMaxSize().verticalScroll(rememberScrollState()).padding(16.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         usage?.let {
-            Text("Data used in ${it.month}: ${Formatting.bytes(it.bytesUsed)} of ${Formatting.bytes(it.monthlyBudget)} " +
-                "(${Formatting.percentOf(it.bytesUsed, it.monthlyBudget)} %)")
+            Text("Data used in ${it.month}: ${formatBytes(it.bytesUsed)} of ${formatBytes(it.monthlyBudget)} " +
+                "(${percentOf(it.bytesUsed, it.monthlyBudget)} %)")
         }
         Text("Consent", style = MaterialTheme.typography.titleMedium)
         CheckRow("Upload measurements (published openly)", choices.uploadAllowed) { choices = choices.copy(uploadAllowed = it) }
         for (suite in Suite.entries) {
             CheckRow("Allow ${suite.name.lowercase()} tests", suite in choices.suites) { on ->
-                choices = choices.copy(suites = if (on) choices.suites + suite else choices.suites - suite)
+                choices = choices.copy(suites = choices.suites.filter { it != suite } + listOfNotNull(suite.takeIf { on }))
             }
         }
         Text("Data budgets (MiB)", style = MaterialTheme.typography.titleMedium)
-        MibField("One test run", choices.runMiB) { choices = choices.copy(runMiB = it) }
-        MibField("One background cycle", choices.backgroundMiB) { choices = choices.copy(backgroundMiB = it) }
-        MibField("One month", choices.monthlyMiB) { choices = choices.copy(monthlyMiB = it) }
+        MibField("One test run", ranges.run, choices.runMib) { choices = choices.copy(runMib = it) }
+        MibField("One background cycle", ranges.background, choices.backgroundMib) { choices = choices.copy(backgroundMib = it) }
+        MibField("One month", ranges.monthly, choices.monthlyMib) { choices = choices.copy(monthlyMib = it) }
         Text("Websites to test (one per line)", style = MaterialTheme.typography.titleMedium)
         OutlinedTextField(urls, { urls = it }, Modifier.fillMaxWidth(), minLines = 4)
         OutlinedTextField(collector, { collector = it }, Modifier.fillMaxWidth(), label = { Text("Collector URL") })
@@ -124,12 +131,13 @@ fun SettingsScreen(app: KuzetApplication) {
     }
 }
 
+/** A budget in MiB; the label shows [range], which the library clamps the value to. */
 @Composable
-private fun MibField(label: String, value: Int, onChange: (Int) -> Unit) {
+private fun MibField(label: String, range: MibRange, value: UInt, onChange: (UInt) -> Unit) {
     OutlinedTextField(
         value = value.toString(),
-        onValueChange = { text -> text.filter { it.isDigit() }.take(5).toIntOrNull()?.let(onChange) },
-        label = { Text(label) },
+        onValueChange = { text -> text.filter { it.isDigit() }.take(5).toUIntOrNull()?.let(onChange) },
+        label = { Text("$label (${range.min}–${range.max})") },
         singleLine = true,
         modifier = Modifier.fillMaxWidth(),
     )

@@ -18,7 +18,7 @@ import org.kuzet.Suite
 import org.kuzet.SuiteInfo
 import org.kuzet.TargetResult
 import org.kuzet.TaskHandle
-import org.kuzet.support.UrlList
+import org.kuzet.parseUrlList
 
 /** What the "Test now" screen shows. */
 data class TestNowState(
@@ -57,7 +57,7 @@ class TestNowModel(app: Application) : AndroidViewModel(app) {
         if (mutableState.value.running) return
         val request = RunRequest(
             suites = mutableState.value.selected.toList(),
-            webUrls = UrlList.parse(kuzet.settings.urlText()),
+            webUrls = parseUrlList(kuzet.settings.urlText()),
         )
         handle?.close()
         handle = null
