@@ -583,7 +583,7 @@ async fn an_unreachable_helper_leaves_cleartext_undetermined_but_https_ok() {
     )
     .await;
     assert!(
-        matches!(&result.verdict, Verdict::Undetermined { why } if why.contains("connection_refused")),
+        matches!(&result.verdict, Verdict::Undetermined { why, .. } if why.contains("connection_refused")),
         "{:?}",
         result.verdict
     );

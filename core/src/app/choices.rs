@@ -61,7 +61,8 @@ fn clamped_bytes(value: u32, range: &RangeInclusive<u32>) -> u64 {
 }
 
 /// The engine's consent: uploads as chosen, the allowed suites each once, in the order the
-/// suites are declared (web, messaging, throttling, connectivity).
+/// suites are declared and a run measures them (connectivity, urls, web, messaging,
+/// throttling).
 pub fn consent_of(choices: &UserChoices) -> Consent {
     let mut suites = choices.suites.clone();
     suites.sort_unstable();
@@ -108,7 +109,7 @@ mod tests {
         assert!(!consent.upload_allowed);
         assert_eq!(
             consent.allowed_suites,
-            vec![Suite::Web, Suite::Connectivity]
+            vec![Suite::Connectivity, Suite::Web]
         );
 
         let choices = UserChoices {
@@ -127,10 +128,10 @@ mod tests {
         assert_eq!(
             consent.allowed_suites,
             vec![
+                Suite::Connectivity,
                 Suite::Web,
                 Suite::Messaging,
-                Suite::Throttling,
-                Suite::Connectivity
+                Suite::Throttling
             ]
         );
         let none = UserChoices {

@@ -179,7 +179,7 @@ fn unknown_verdict(record: &ResultRecord) -> Verdict {
                 checked: 0,
             })
         }
-        _ => Verdict::Web(WebVerdict::Undetermined { why }),
+        _ => Verdict::Web(WebVerdict::Undetermined { why, failed: false }),
     }
 }
 

@@ -140,7 +140,8 @@ impl Verdict {
                 | WebVerdict::TlsMitm { .. }
                 | WebVerdict::HttpBlockpage
                 | WebVerdict::HttpFailure { .. } => G::Blocked,
-                WebVerdict::Undetermined { .. } => G::Unclear,
+                WebVerdict::Undetermined { failed: true, .. } => G::Unclear,
+                WebVerdict::Undetermined { failed: false, .. } => G::Unverified,
                 WebVerdict::Unreachable { .. } => G::Unreachable,
             },
             Verdict::Messaging(verdict) => match verdict {
@@ -163,11 +164,13 @@ impl Verdict {
     }
 
     /// True when the verdict says something about the target only if this device's network
-    /// worked while it was measured: anything but a clean success. Such verdicts are
-    /// conditioned on the connectivity checks around them ([`crate::session::NetworkGuard`]).
+    /// worked while it was measured: anything but a success (a page that loaded, even without
+    /// a comparison, proves the network worked). Such verdicts are conditioned on the
+    /// connectivity checks around them ([`crate::session::NetworkGuard`]).
     pub fn needs_network(&self) -> bool {
         match self {
             Verdict::Connectivity(_) | Verdict::Urls(_) => false,
+            Verdict::Web(WebVerdict::Undetermined { failed: false, .. }) => false,
             other => !matches!(other.group(), VerdictGroup::Ok | VerdictGroup::Unreachable),
         }
     }

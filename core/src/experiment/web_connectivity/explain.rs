@@ -166,6 +166,7 @@ mod tests {
     fn undetermined_says_why_nothing_can_be_concluded() {
         let why = WebVerdict::Undetermined {
             why: "x".to_string(),
+            failed: false,
         };
         let failed = explain_website(
             &why,

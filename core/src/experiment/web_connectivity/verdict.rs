@@ -59,6 +59,10 @@ pub enum Verdict {
     Undetermined {
         /// Why.
         why: String,
+        /// True when the probe's own fetch failed (a failure nothing could compare); false when
+        /// the page loaded but nothing proved it genuine.
+        #[serde(default)]
+        failed: bool,
     },
     /// This device's network was down or cut while the URL was measured: nothing can be said
     /// about the site (the connectivity check's status says how; see
@@ -121,7 +125,7 @@ impl fmt::Display for Verdict {
             }
             Verdict::HttpBlockpage => f.write_str("HTTP blockpage"),
             Verdict::HttpFailure { failure } => write!(f, "HTTP failure ({failure})"),
-            Verdict::Undetermined { why } => write!(f, "undetermined ({why})"),
+            Verdict::Undetermined { why, .. } => write!(f, "undetermined ({why})"),
             Verdict::Unreachable { network } => write!(f, "unreachable ({network})"),
         }
     }
@@ -358,8 +362,11 @@ mod tests {
                 json!({"kind": "http_failure", "failure": "connection_reset"}),
             ),
             (
-                Verdict::Undetermined { why: "x".into() },
-                json!({"kind": "undetermined", "why": "x"}),
+                Verdict::Undetermined {
+                    why: "x".into(),
+                    failed: true,
+                },
+                json!({"kind": "undetermined", "why": "x", "failed": true}),
             ),
             (
                 Verdict::Unreachable {

@@ -141,7 +141,10 @@ impl Facts<'_> {
                 }
             }
         }
-        Verdict::Undetermined { why }
+        Verdict::Undetermined {
+            why,
+            failed: self.final_success().is_none(),
+        }
     }
 
     /// Rule 4: DNS against the helper's lookup; `None` when DNS explains nothing.

@@ -88,6 +88,7 @@ impl Facts<'_> {
             if !control.http_request.succeeded() {
                 return Some(Verdict::Undetermined {
                     why: "the control could not fetch the page".to_string(),
+                    failed: false,
                 });
             }
             return Some(if diff.page_matches() {

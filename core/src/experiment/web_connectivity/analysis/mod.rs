@@ -325,6 +325,7 @@ impl<'a> Facts<'a> {
         }
         Verdict::Undetermined {
             why: "no HTTP observation to compare".to_string(),
+            failed: true,
         }
     }
 }

@@ -218,7 +218,8 @@ fn without_the_helper_doh_can_still_prove_dns_tampering() {
     assert_eq!(
         run(&obs).verdict,
         Verdict::Undetermined {
-            why: "control unavailable: connection_refused".into()
+            why: "control unavailable: connection_refused".into(),
+            failed: true,
         }
     );
     obs.doh_dns = Some(DnsOutcome {

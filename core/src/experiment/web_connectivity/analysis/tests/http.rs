@@ -16,7 +16,7 @@ fn https_success_is_ok_even_without_control() {
 fn cleartext_success_without_control_is_undetermined() {
     let analysis = run(&cleartext_ok());
     assert!(
-        matches!(analysis.verdict, Verdict::Undetermined { ref why } if why.contains("no test helper"))
+        matches!(analysis.verdict, Verdict::Undetermined { ref why, .. } if why.contains("no test helper"))
     );
     assert_eq!(analysis.classic.blocking, None);
     assert_eq!(analysis.classic.accessible, None);
@@ -199,7 +199,8 @@ fn a_cleartext_page_the_helper_could_not_fetch_is_undetermined() {
     assert_eq!(
         analysis.verdict,
         Verdict::Undetermined {
-            why: "the control could not fetch the page".into()
+            why: "the control could not fetch the page".into(),
+            failed: false,
         }
     );
     assert_eq!(analysis.classic.blocking, None);
