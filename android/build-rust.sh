@@ -2,7 +2,8 @@
 # Builds the Rust side of the `kuzet` Android library:
 #   kuzet/src/main/jniLibs/<abi>/libkuzet_ffi.so   for arm64-v8a, armeabi-v7a and x86_64
 #                                                  (cargo-ndk, release profile, stripped)
-#   kuzet/src/main/kotlin/org/kuzet/kuzet_ffi.kt   the generated Kotlin bindings
+#   kuzet/src/main/kotlin/org/kuzet/kuzet_ffi.kt   the generated Kotlin bindings (org.kuzet)
+#   kuzet/src/main/kotlin/org/kuzet/core/kuzet_core.kt   core's records and enums (org.kuzet.core)
 # Then: ./gradlew :kuzet:assembleRelease (or :kuzet:publishToMavenLocal, :app:installDebug).
 #
 # Needs: the Android NDK (ANDROID_NDK_HOME, r27 or newer), rustup, and cargo-ndk
@@ -53,6 +54,8 @@ cargo ndk "${targets[@]}" --platform "$MIN_SDK" -o "$JNI_DIR" build --release -p
 scripts/gen-bindings.sh target/bindings
 mkdir -p "$KOTLIN_DIR"
 cp target/bindings/kotlin/org/kuzet/kuzet_ffi.kt "$KOTLIN_DIR/kuzet_ffi.kt"
+mkdir -p "$KOTLIN_DIR/core"
+cp target/bindings/kotlin/org/kuzet/core/kuzet_core.kt "$KOTLIN_DIR/core/kuzet_core.kt"
 
 for abi in $ABIS; do
     so="$JNI_DIR/$abi/libkuzet_ffi.so"
@@ -62,4 +65,4 @@ for abi in $ABIS; do
     fi
     echo "build-rust: $abi $(stat -c %s "$so") bytes"
 done
-echo "build-rust: bindings in $KOTLIN_DIR/kuzet_ffi.kt"
+echo "build-rust: bindings in $KOTLIN_DIR/kuzet_ffi.kt and $KOTLIN_DIR/core/kuzet_core.kt"

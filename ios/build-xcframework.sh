@@ -4,8 +4,8 @@
 #                              ios-arm64 (aarch64-apple-ios),
 #                              ios-arm64_x86_64-simulator (aarch64-apple-ios-sim + x86_64-apple-ios),
 #                              macos-arm64_x86_64 (for `swift run KuzetSupportChecks` on the Mac),
-#                              with KuzetFFI.h and its module map
-#   Sources/Kuzet/Kuzet.swift  the generated Swift bindings
+#                              with KuzetFFI.h, kuzet_coreFFI.h and their module map
+#   Sources/Kuzet/Kuzet.swift, KuzetCore.swift  the generated Swift bindings (one module)
 # Then open Package.swift in Xcode, or add this folder as a local package to an app.
 #
 # Environment:
@@ -44,13 +44,13 @@ done
 # The Swift bindings, the C header and the module map (the same for every platform).
 scripts/gen-bindings.sh target/bindings
 mkdir -p "$HERE/Sources/Kuzet"
-cp target/bindings/swift/Kuzet.swift "$HERE/Sources/Kuzet/Kuzet.swift"
+cp target/bindings/swift/Kuzet.swift target/bindings/swift/KuzetCore.swift "$HERE/Sources/Kuzet/"
 
 WORK="$(mktemp -d -t kuzet-xcframework.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 # Headers in a folder of their own, so the module map does not clash with other frameworks'.
 mkdir -p "$WORK/headers/KuzetFFI"
-cp target/bindings/swift/KuzetFFI.h "$WORK/headers/KuzetFFI/"
+cp target/bindings/swift/KuzetFFI.h target/bindings/swift/kuzet_coreFFI.h "$WORK/headers/KuzetFFI/"
 cp target/bindings/swift/KuzetFFI.modulemap "$WORK/headers/KuzetFFI/module.modulemap"
 
 lib() { echo "$TARGET_DIR/$1/release/libkuzet_ffi.a"; }
@@ -65,4 +65,4 @@ fi
 
 rm -rf "$HERE/KuzetFFI.xcframework"
 xcodebuild -create-xcframework "${args[@]}" -output "$HERE/KuzetFFI.xcframework"
-echo "build-xcframework: wrote $HERE/KuzetFFI.xcframework and Sources/Kuzet/Kuzet.swift"
+echo "build-xcframework: wrote $HERE/KuzetFFI.xcframework and Sources/Kuzet/{Kuzet,KuzetCore}.swift"

@@ -3,9 +3,10 @@
 # with the bindgen pinned in the workspace, from the unstripped debug library.
 #
 # Usage: scripts/gen-bindings.sh [OUT_DIR]        (default: target/bindings)
-# Output:
-#   OUT_DIR/kotlin/org/kuzet/kuzet_ffi.kt
-#   OUT_DIR/swift/Kuzet.swift, KuzetFFI.h, KuzetFFI.modulemap
+# Output (two uniffi crates: kuzet-ffi, and kuzet-core's records and enums):
+#   OUT_DIR/kotlin/org/kuzet/kuzet_ffi.kt, OUT_DIR/kotlin/org/kuzet/core/kuzet_core.kt
+#   OUT_DIR/swift/Kuzet.swift, KuzetCore.swift   both compiled into the Swift module Kuzet
+#   OUT_DIR/swift/KuzetFFI.h, kuzet_coreFFI.h, KuzetFFI.modulemap   the C module KuzetFFI
 #   OUT_DIR/lib/libkuzet_ffi.so   the library the bindings were generated from
 #
 # Environment:
@@ -43,6 +44,19 @@ for language in kotlin swift; do
         --no-format \
         --out-dir "$OUT/$language" >&2
 done
+
+# One C module for both crates' headers (core's first: the shared definitions are guarded, so
+# whichever comes first declares them).
+cat >"$OUT/swift/KuzetFFI.modulemap" <<'MODULEMAP'
+module KuzetFFI {
+    header "kuzet_coreFFI.h"
+    header "KuzetFFI.h"
+    export *
+    use "Darwin"
+    use "_Builtin_stdbool"
+    use "_Builtin_stdint"
+}
+MODULEMAP
 
 echo "gen-bindings: wrote $OUT" >&2
 find "$OUT" -type f | sort >&2

@@ -42,7 +42,7 @@ started=$SECONDS
 "$KOTLIN_HOME/bin/kotlinc" -Werror \
     -classpath "$JNA_JAR:$COROUTINES_JAR" \
     -d "$OUT/kotlin-build/kuzet-tests.jar" \
-    "$OUT"/kotlin/org/kuzet/*.kt bindings/tests/kotlin/*.kt \
+    "$OUT"/kotlin/org/kuzet/*.kt "$OUT"/kotlin/org/kuzet/core/*.kt bindings/tests/kotlin/*.kt \
     android/kuzet/src/main/kotlin/org/kuzet/support/*.kt
 echo "test-bindings-kotlin: compiled in $((SECONDS - started)) s" >&2
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Swift binding tests on Linux: generates the bindings from the host-built library (with the
 # `test-hooks` feature), then in the Debian trixie chroot of scripts/setup-swift.sh compiles
-# the generated Kuzet.swift as module `Kuzet` (Swift 6 mode, warnings as errors) and
+# the generated Kuzet.swift and KuzetCore.swift as module `Kuzet` (Swift 6 mode, warnings as
+# errors) and
 # bindings/tests/swift/*.swift against it, and runs the tests against the host-built .so.
 # Last line: "swift: N passed, N failed". Needs root (chroot, mount).
 # After them, the iOS app's support code (ios/Sources/KuzetSupport) is compiled as module
@@ -46,7 +47,9 @@ flock 9
 WORK=/kuzet-binding-tests
 rm -rf --one-file-system "${ROOT:?}$WORK"
 mkdir -p "$ROOT$WORK"
-cp "$OUT"/swift/Kuzet.swift "$OUT"/swift/KuzetFFI.h "$OUT"/swift/KuzetFFI.modulemap \
+mkdir -p "$ROOT$WORK/generated"
+cp "$OUT"/swift/Kuzet.swift "$OUT"/swift/KuzetCore.swift "$ROOT$WORK/generated/"
+cp "$OUT"/swift/KuzetFFI.h "$OUT"/swift/kuzet_coreFFI.h "$OUT"/swift/KuzetFFI.modulemap \
     "$OUT"/lib/libkuzet_ffi.so "$SERVER_BIN" bindings/tests/swift/*.swift "$ROOT$WORK/"
 # The iOS app's plain-Swift support code and its checks (ios/Sources/KuzetSupport, ios/Tests).
 mkdir -p "$ROOT$WORK/support" "$ROOT$WORK/support-checks"
@@ -74,10 +77,9 @@ started=\$(date +%s)
 common=\"-module-cache-path $WORK/module-cache -Xcc -fmodule-map-file=$WORK/KuzetFFI.modulemap -I $WORK -L $WORK\"
 swiftc -module-name Kuzet -parse-as-library -emit-library -emit-module \
     -swift-version 6 -warnings-as-errors \$common -lkuzet_ffi \
-    Kuzet.swift -o libKuzet.so
+    generated/Kuzet.swift generated/KuzetCore.swift -o libKuzet.so
 swiftc -module-name KuzetTests -parse-as-library -swift-version 5 -warnings-as-errors \
-    \$common -lKuzet -lkuzet_ffi \
-    \$(ls ./*.swift | grep -vx './Kuzet.swift') -o kuzet-swift-tests
+    \$common -lKuzet -lkuzet_ffi ./*.swift -o kuzet-swift-tests
 echo \"test-bindings-swift: compiled in \$((\$(date +%s) - started)) s\" >&2
 status=0
 ./kuzet-swift-tests || status=\$?
