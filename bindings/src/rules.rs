@@ -6,8 +6,10 @@
 use std::time::Duration;
 
 use kuzet_core::app::choices::{self, UserChoices};
+use kuzet_core::app::groups::{self, ResultGroup};
 use kuzet_core::app::{consent, format, schedule, url_list};
 use kuzet_core::engine::{self as core, Consent, DataBudgets};
+use kuzet_core::session::{TargetResult, VerdictGroup};
 
 /// One true/false question of the onboarding quiz.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -217,4 +219,35 @@ pub fn default_data_budgets() -> DataBudgets {
 #[uniffi::export]
 pub fn default_parallelism() -> u32 {
     u32::try_from(core::DEFAULT_PARALLELISM).unwrap_or(u32::MAX)
+}
+
+/// A verdict group's title, e.g. `Blocked`, and what it means in one sentence.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct GroupWords {
+    /// The title.
+    pub title: String,
+    /// What it means.
+    pub meaning: String,
+}
+
+/// The title and meaning of `group`.
+#[uniffi::export]
+pub fn verdict_group_words(group: VerdictGroup) -> GroupWords {
+    let (title, meaning) = groups::words(group);
+    GroupWords {
+        title: title.to_string(),
+        meaning: meaning.to_string(),
+    }
+}
+
+/// `results` grouped by verdict group, problems first, empty groups left out.
+#[uniffi::export]
+pub fn group_results(results: Vec<TargetResult>) -> Vec<ResultGroup> {
+    groups::group(&results)
+}
+
+/// One line for a notification or a header: `2 blocked · 1 could not tell · 9 accessible`.
+#[uniffi::export]
+pub fn results_summary_line(results: Vec<TargetResult>) -> String {
+    groups::summary_line(&results)
 }
