@@ -8,7 +8,7 @@ use std::time::Duration;
 use kuzet_core::app::choices::{self, UserChoices};
 use kuzet_core::app::groups::{self, ResultGroup};
 use kuzet_core::app::{consent, format, schedule, url_list};
-use kuzet_core::engine::{self as core, Consent, DataBudgets};
+use kuzet_core::engine::{Consent, DataBudgets};
 use kuzet_core::session::{TargetResult, VerdictGroup};
 
 /// One true/false question of the onboarding quiz.
@@ -218,7 +218,7 @@ pub fn default_data_budgets() -> DataBudgets {
 /// The engine's default parallelism: what `EngineConfig.parallelism` defaults to.
 #[uniffi::export]
 pub fn default_parallelism() -> u32 {
-    u32::try_from(core::DEFAULT_PARALLELISM).unwrap_or(u32::MAX)
+    u32::try_from(kuzet_core::experiment::policy::PARALLELISM).unwrap_or(u32::MAX)
 }
 
 /// A verdict group's title, e.g. `Blocked`, and what it means in one sentence.

@@ -8,13 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use kuzet_core::experiment::policy::MAX_PARALLELISM;
 
 /// The longest timeout accepted for one step: an hour is already far beyond any useful value.
 pub const MAX_TIMEOUT_SECS: f64 = 3600.0;
-/// The default number of URLs measured at the same time.
-pub const DEFAULT_PARALLEL: usize = 4;
-/// The most URLs measured at the same time.
-pub const MAX_PARALLEL: usize = 256;
 
 /// Kuzet: measure internet censorship and emit OONI-format measurements.
 #[derive(Debug, Parser)]
@@ -38,7 +35,7 @@ pub enum Command {
     Measure(MeasureArgs),
     /// Run tests now: every suite (as the apps' "Test now"), or one (web, messaging,
     /// throttling, connectivity), each verdict conditioned on a network check.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show the results history: past runs, or the verdict on each target of a run.
     Results(crate::commands::results::ResultsArgs),
     /// Show the upload queue: pending, held and parked measurements, and why uploads failed.
@@ -455,9 +452,6 @@ pub struct RunConnectivityArgs {
     pub output: OutputArgs,
 }
 
-/// The default number of websites measured at the same time.
-pub const DEFAULT_WEB_PARALLEL: usize = 8;
-
 /// Parses a run's time budget: whole or fractional seconds, more than 0, at most a day.
 pub fn parse_budget_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
@@ -554,11 +548,13 @@ pub fn parse_probe_asn(text: &str) -> Result<String, String> {
     Ok(format!("AS{number}"))
 }
 
-/// Parses the parallelism: an integer from 1 to [`MAX_PARALLEL`].
+/// Parses the parallelism: an integer from 1 to [`MAX_PARALLELISM`].
 pub fn parse_parallel(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_PARALLEL).contains(&n) => Ok(n),
-        _ => Err(format!("expected a whole number from 1 to {MAX_PARALLEL}")),
+        Ok(n) if (1..=MAX_PARALLELISM).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number from 1 to {MAX_PARALLELISM}"
+        )),
     }
 }
 
@@ -682,8 +678,8 @@ mod tests {
     #[test]
     fn parallelism() {
         assert_eq!(parse_parallel("1"), Ok(1));
-        assert_eq!(parse_parallel("256"), Ok(256));
-        for bad in ["0", "257", "-1", "two", ""] {
+        assert_eq!(parse_parallel("64"), Ok(64));
+        for bad in ["0", "65", "-1", "two", ""] {
             assert!(parse_parallel(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use kuzet_core::engine::DEFAULT_RUN_BYTES;
 use kuzet_core::experiment::connectivity::{ConnectivityConfig, PlatformState, Transport};
 use kuzet_core::experiment::messaging::{App, MessagingConfig, MessagingEndpoints, MessagingError};
+use kuzet_core::experiment::policy;
 use kuzet_core::experiment::throttling::{
-    PassiveOptions, PassiveTarget, SpkiPin, ThrottlingConfig, DEFAULT_RUN_BUDGET, DEFAULT_TARGETS,
+    PassiveOptions, PassiveTarget, SpkiPin, ThrottlingConfig, DEFAULT_TARGETS,
 };
 use kuzet_core::experiment::urlgetter::UrlGetterConfig;
 use kuzet_core::experiment::web_connectivity::{self as wc, TargetUrl, WebConnectivityConfig};
@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::args::{
     BudgetArgs, CheckArgs, MessagingTargetArgs, OutputArgs, SettingsArgs, ThrottlingTargetArgs,
-    WebTargetArgs, DEFAULT_WEB_PARALLEL,
+    WebTargetArgs,
 };
 use crate::commands::store_open::open;
 use crate::error::CliError;
@@ -88,9 +88,9 @@ impl Draft {
             setup,
             targets: Targets::default(),
             limits: RunLimits {
-                byte_budget: DEFAULT_RUN_BYTES,
+                byte_budget: policy::RUN_BYTES,
                 time_budget: None,
-                parallelism: DEFAULT_WEB_PARALLEL,
+                parallelism: policy::PARALLELISM,
             },
             network: NetworkContext::of_transport(
                 check
@@ -102,8 +102,8 @@ impl Draft {
     }
 
     /// Applies the budget flags; `parallel` is the command's default parallelism.
-    pub fn budget(&mut self, budget: &BudgetArgs, parallel: usize) {
-        self.limits.parallelism = budget.parallel.unwrap_or(parallel);
+    pub fn budget(&mut self, budget: &BudgetArgs) {
+        self.limits.parallelism = budget.parallel.unwrap_or(policy::PARALLELISM);
         self.limits.time_budget = budget.max_time;
         if let Some(mib) = budget.max_mib {
             self.limits.byte_budget = mib.saturating_mul(1 << 20);
@@ -264,7 +264,7 @@ impl Draft {
         };
         config.run_budget = match args.budget_mb {
             Some(mb) => (mb * 1e6) as u64,
-            None => DEFAULT_RUN_BUDGET,
+            None => policy::THROTTLING_RUN_BUDGET,
         };
         for name in &names {
             kuzet_core::session::check_site_name(name)

@@ -118,14 +118,16 @@ fn a_version_one_store_opens_migrates_and_reads() {
     assert!(throttled.1.result.explanation.starts_with("Throttled:"));
     assert!(throttled.1.result.bytes_received > 0);
     // The CLI's blocked messaging app keeps its step.
-    assert!(results.iter().any(|(name, item)| name == "facebook_messenger"
-        && matches!(
-            item.result.verdict,
-            Verdict::Messaging(MessagingVerdict::Blocked {
-                step: Some(BlockedStep::Tcp),
-                ..
-            })
-        )));
+    assert!(results
+        .iter()
+        .any(|(name, item)| name == "facebook_messenger"
+            && matches!(
+                item.result.verdict,
+                Verdict::Messaging(MessagingVerdict::Blocked {
+                    step: Some(BlockedStep::Tcp),
+                    ..
+                })
+            )));
     // Delivery states are kept with the results.
     assert!(results
         .iter()

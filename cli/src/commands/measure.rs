@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use kuzet_core::session::Suite;
 
-use crate::args::{CheckArgs, MeasureArgs, DEFAULT_PARALLEL};
+use crate::args::{CheckArgs, MeasureArgs};
 use crate::client;
 use crate::commands::store_open::{upload_after_measure, UploadTarget};
 use crate::error::CliError;
@@ -28,7 +28,7 @@ pub const UPLOAD_MAX_TIME: Duration = Duration::from_secs(120);
 pub fn plan(args: &MeasureArgs) -> Result<Draft, CliError> {
     let urls = gather_urls(&args.urls, &args.files)?;
     let mut draft = Draft::new(&args.settings, &CheckArgs::default())?;
-    draft.budget(&args.budget, DEFAULT_PARALLEL);
+    draft.budget(&args.budget);
     draft.targets.urls = urls.into_iter().map(|url| url.text).collect();
     Ok(draft)
 }

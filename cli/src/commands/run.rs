@@ -6,7 +6,7 @@ use kuzet_core::session::Suite;
 
 use crate::args::{
     RunAllArgs, RunArgs, RunConnectivityArgs, RunMessagingArgs, RunThrottlingArgs, RunWebArgs,
-    Suite as SuiteArgs, DEFAULT_WEB_PARALLEL,
+    Suite as SuiteArgs,
 };
 use crate::client::{self, Finished};
 use crate::error::CliError;
@@ -28,7 +28,7 @@ pub async fn execute(args: RunArgs) -> Result<(), CliError> {
 /// server (or passive targets) is given.
 async fn all(args: RunAllArgs) -> Result<(), CliError> {
     let mut draft = Draft::new(&args.settings, &args.check)?;
-    draft.budget(&args.budget, DEFAULT_WEB_PARALLEL);
+    draft.budget(&args.budget);
     draft.targets.connectivity = true;
     let source = draft.websites(&args.web)?;
     draft.apps(&args.messaging)?;
@@ -51,7 +51,7 @@ async fn all(args: RunAllArgs) -> Result<(), CliError> {
 
 async fn web(args: RunWebArgs) -> Result<(), CliError> {
     let mut draft = Draft::new(&args.settings, &args.check)?;
-    draft.budget(&args.budget, DEFAULT_WEB_PARALLEL);
+    draft.budget(&args.budget);
     let source = draft.websites(&args.web)?;
     warn_about(&source, &draft);
     let plan = draft.plan(&args.output).await?;
@@ -61,7 +61,7 @@ async fn web(args: RunWebArgs) -> Result<(), CliError> {
 
 async fn messaging(args: RunMessagingArgs) -> Result<(), CliError> {
     let mut draft = Draft::new(&args.settings, &args.check)?;
-    draft.budget(&args.budget, DEFAULT_WEB_PARALLEL);
+    draft.budget(&args.budget);
     draft.apps(&args.messaging)?;
     let plan = draft.plan(&args.output).await?;
     let finished = client::run(plan, args.output.json).await?;
@@ -70,7 +70,7 @@ async fn messaging(args: RunMessagingArgs) -> Result<(), CliError> {
 
 async fn throttling(args: RunThrottlingArgs) -> Result<(), CliError> {
     let mut draft = Draft::new(&args.settings, &args.check)?;
-    draft.budget(&args.budget, DEFAULT_WEB_PARALLEL);
+    draft.budget(&args.budget);
     draft.throttling(&args.throttling, true).await?;
     let plan = draft.plan(&args.output).await?;
     let finished = client::run(plan, args.output.json).await?;

@@ -3,9 +3,8 @@
 
 use std::ops::RangeInclusive;
 
-use crate::engine::{
-    Consent, DataBudgets, Suite, DEFAULT_BACKGROUND_BYTES, DEFAULT_MONTHLY_BYTES, DEFAULT_RUN_BYTES,
-};
+use crate::engine::{Consent, DataBudgets, Suite};
+use crate::experiment::policy::{BACKGROUND_BYTES, MONTHLY_BYTES, RUN_BYTES};
 
 /// Bytes in a MiB: the unit of the budgets people choose.
 pub const MIB: u64 = 1 << 20;
@@ -43,9 +42,9 @@ impl Default for UserChoices {
         UserChoices {
             upload_allowed: false,
             suites: vec![Suite::Web, Suite::Connectivity],
-            run_mib: whole_mib(DEFAULT_RUN_BYTES),
-            background_mib: whole_mib(DEFAULT_BACKGROUND_BYTES),
-            monthly_mib: whole_mib(DEFAULT_MONTHLY_BYTES),
+            run_mib: whole_mib(RUN_BYTES),
+            background_mib: whole_mib(BACKGROUND_BYTES),
+            monthly_mib: whole_mib(MONTHLY_BYTES),
         }
     }
 }

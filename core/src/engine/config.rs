@@ -8,6 +8,7 @@ use url::Url;
 use super::error::EngineError;
 use crate::experiment::connectivity::ConnectivityConfig;
 use crate::experiment::messaging::MessagingConfig;
+use crate::experiment::policy;
 use crate::experiment::throttling::SpkiPin;
 use crate::experiment::urlgetter::{parse_target_url, Timeouts};
 use crate::net::trust::TrustAnchors;
@@ -36,8 +37,8 @@ impl Default for Consent {
     }
 }
 
-/// Data budgets, in bytes received. (The defaults below repeat [`DEFAULT_RUN_BYTES`],
-/// [`DEFAULT_BACKGROUND_BYTES`] and [`DEFAULT_MONTHLY_BYTES`] for Kotlin and Swift, which need
+/// Data budgets, in bytes received. (The uniffi defaults repeat [`policy::RUN_BYTES`],
+/// [`policy::BACKGROUND_BYTES`] and [`policy::MONTHLY_BYTES`] for Kotlin and Swift, which need
 /// literals; the binding tests check that they agree.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
@@ -53,27 +54,15 @@ pub struct DataBudgets {
     pub monthly_bytes: u64,
 }
 
-/// The default [`DataBudgets::run_bytes`]: 50 MiB.
-pub const DEFAULT_RUN_BYTES: u64 = 50 << 20;
-/// The default [`DataBudgets::background_bytes`]: 2 MiB.
-pub const DEFAULT_BACKGROUND_BYTES: u64 = 2 << 20;
-/// The default [`DataBudgets::monthly_bytes`]: 200 MiB.
-pub const DEFAULT_MONTHLY_BYTES: u64 = 200 << 20;
-
 impl Default for DataBudgets {
     fn default() -> Self {
         DataBudgets {
-            run_bytes: DEFAULT_RUN_BYTES,
-            background_bytes: DEFAULT_BACKGROUND_BYTES,
-            monthly_bytes: DEFAULT_MONTHLY_BYTES,
+            run_bytes: policy::RUN_BYTES,
+            background_bytes: policy::BACKGROUND_BYTES,
+            monthly_bytes: policy::MONTHLY_BYTES,
         }
     }
 }
-
-/// The default number of targets measured at the same time.
-pub const DEFAULT_PARALLELISM: usize = crate::session::DEFAULT_PARALLELISM;
-/// The most targets an app measures at the same time (a phone's sockets and radio).
-pub const MAX_PARALLELISM: usize = 16;
 
 /// Kuzet's throughput server: where throttling trials download from, and the key it must
 /// present.
@@ -106,7 +95,7 @@ pub struct EngineConfig {
     pub trust: TrustAnchors,
     /// Per-step timeouts.
     pub timeouts: Timeouts,
-    /// Targets measured at the same time (1 to [`MAX_PARALLELISM`]).
+    /// Targets measured at the same time (1 to [`policy::APP_MAX_PARALLELISM`]).
     pub parallelism: usize,
     /// The probe's network as far as the configuration knows (AS0/ZZ by default). Each run
     /// refines it with the platform's network context.
@@ -143,7 +132,7 @@ impl EngineConfig {
             resolver: DnsTransport::System,
             trust: TrustAnchors::bundled(),
             timeouts: Timeouts::default(),
-            parallelism: DEFAULT_PARALLELISM,
+            parallelism: policy::PARALLELISM,
             probe_network: ProbeNetwork::default(),
             bogons: BogonPolicy::default(),
             connectivity: ConnectivityConfig::kazakhstan(),
@@ -175,10 +164,11 @@ impl EngineConfig {
                 self.data_dir
             ));
         }
-        if !(1..=MAX_PARALLELISM).contains(&self.parallelism) {
+        if !(1..=policy::APP_MAX_PARALLELISM).contains(&self.parallelism) {
             return invalid(format!(
-                "parallelism {} must be from 1 to {MAX_PARALLELISM}",
-                self.parallelism
+                "parallelism {} must be from 1 to {}",
+                self.parallelism,
+                policy::APP_MAX_PARALLELISM
             ));
         }
         if self.budgets.run_bytes == 0 {

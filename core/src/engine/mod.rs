@@ -24,11 +24,7 @@ pub use background::{
     BackgroundRequest, BackgroundSummary, BACKGROUND_SAMPLE_SIZE, DEFAULT_BACKGROUND_INTERVAL,
     WATCH_INTERVAL,
 };
-pub use config::{
-    parse_service_url, Consent, DataBudgets, EngineConfig, ThroughputServer,
-    DEFAULT_BACKGROUND_BYTES, DEFAULT_MONTHLY_BYTES, DEFAULT_PARALLELISM, DEFAULT_RUN_BYTES,
-    MAX_PARALLELISM,
-};
+pub use config::{parse_service_url, Consent, DataBudgets, EngineConfig, ThroughputServer};
 pub use error::EngineError;
 pub use history::{DataUsage, HistoryPage, StoredResultDetail, MAX_PAGE, MAX_TIMELINE};
 pub use planning::RunRequest;

@@ -2,6 +2,7 @@
 
 pub mod connectivity;
 pub mod messaging;
+pub mod policy;
 pub mod throttling;
 pub mod urlgetter;
 pub mod web_connectivity;

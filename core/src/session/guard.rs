@@ -2,7 +2,7 @@
 //! target that failed while this device had no way out says nothing about the target.
 //!
 //! A run with web, messaging or throttling targets starts with a connectivity check (or reuses
-//! one that ended at most [`REUSE_WINDOW`] ago, from the store). Every later result that
+//! one that ended at most [`CHECK_REUSE_WINDOW`] ago, from the store). Every later result that
 //! claims something (anything but a clean success, [`Verdict::needs_network`]) is labelled by
 //! the checks around it, as the timeline records them:
 //!
@@ -28,7 +28,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -40,15 +40,9 @@ use crate::experiment::connectivity::{
     ConnectivityMonitor, ConnectivityOutcome, ConnectivityStatus, PlatformState, RecordPolicy,
     Recording,
 };
+use crate::experiment::policy::{CANCEL_CHECK_LIMIT, CHECK_REUSE_WINDOW, CONFIRM_GAP};
 use crate::report::{format_ooni_time, Measurement};
 use crate::store::{CheckRecord, RunId, Store};
-
-/// A stored check at most this old is reused instead of checking again.
-pub const REUSE_WINDOW: Duration = Duration::from_secs(10);
-/// The least time between the starts of two confirming checks while claims wait.
-pub const CONFIRM_GAP: Duration = Duration::from_secs(15);
-/// The longest the confirming check of a cancelled run may take (no re-checks).
-pub const CANCEL_CHECK_LIMIT: Duration = Duration::from_secs(10);
 
 /// One check as the guard uses it: when it ran and what it saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,14 +154,14 @@ impl NetworkGuard {
         self.observations.first().map(|o| o.status)
     }
 
-    /// Reuses the store's last check when it ended at most [`REUSE_WINDOW`] ago; `false` when
+    /// Reuses the store's last check when it ended at most [`CHECK_REUSE_WINDOW`] ago; `false` when
     /// there is none (or no store).
     pub(crate) async fn reuse_recent(&mut self) -> bool {
         let Some(store) = self.store.clone() else {
             return false;
         };
         let last = super::blocking(move || Ok((store.last_check()?, store.now_ms()))).await;
-        let window = i64::try_from(REUSE_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        let window = i64::try_from(CHECK_REUSE_WINDOW.as_millis()).unwrap_or(i64::MAX);
         match last {
             Ok((Some(check), now)) if now.saturating_sub(check.ended_at_ms) <= window => {
                 match Observation::of_check(&check) {

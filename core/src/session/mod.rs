@@ -19,7 +19,7 @@
 //!
 //! Cancelling (the [`RunHandle`], or dropping it) stops every measurement in flight at once;
 //! claims still waiting for a network check get one short check first
-//! ([`guard::CANCEL_CHECK_LIMIT`]).
+//! ([`crate::experiment::policy::CANCEL_CHECK_LIMIT`]).
 
 pub mod context;
 pub mod guard;
@@ -52,7 +52,6 @@ pub use history::{history_item, result_of, HistoryItem, StoredDetail, DETAIL_VER
 pub use listener::{NoListener, RunListener};
 pub use plan::{
     check_site_name, PlanError, RunLimits, RunPlan, Setup, Targets, CONNECTIVITY_TARGET,
-    DEFAULT_PARALLELISM, MAX_PARALLELISM,
 };
 pub use result::{NotMeasured, RunPhase, RunProgress, RunStatus, RunSummary, TargetResult};
 pub use suite::Suite;

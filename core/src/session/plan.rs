@@ -12,16 +12,12 @@ use super::context::NetworkContext;
 use super::suite::Suite;
 use crate::experiment::connectivity::ConnectivityConfig;
 use crate::experiment::messaging::{App, MessagingConfig};
+use crate::experiment::policy::MAX_PARALLELISM;
 use crate::experiment::throttling::{PassiveTarget, ThrottlingConfig};
 use crate::experiment::urlgetter::{parse_target_url, UrlGetterConfig};
 use crate::experiment::web_connectivity::{TargetUrl, WebConnectivityConfig};
 use crate::report::{ProbeNetwork, Software};
 use crate::store::Store;
-
-/// The default number of targets measured at the same time (web and URL suites).
-pub const DEFAULT_PARALLELISM: usize = 4;
-/// The most targets measured at the same time.
-pub const MAX_PARALLELISM: usize = 64;
 
 /// The targets of a run, by suite. A suite with no target is not run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

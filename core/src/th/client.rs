@@ -9,14 +9,6 @@ use super::protocol::{ThRequest, ThResponse};
 use crate::failure::Failure;
 use crate::net::http_client::ServiceClient;
 
-/// The default timeout of a test helper call (OONI's probe waits 30 s: the helper itself may
-/// spend 4 s on DNS, then 15 s connecting and 10 s on TLS).
-pub const DEFAULT_TH_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The default cap on a test helper's answer. Answers are a few KiB (a map per endpoint and
-/// the final response's headers); anything near this is not a test helper.
-pub const DEFAULT_TH_BODY_CAP: usize = 1024 * 1024;
-
 /// Sends `request` to the test helper at `th_url` and parses its answer.
 ///
 /// The whole exchange (connect, TLS, request, reading the answer) is bounded by `timeout`

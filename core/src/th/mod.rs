@@ -10,9 +10,7 @@ pub mod client;
 pub mod protocol;
 
 pub use bogon::{is_bogon, BogonPolicy, IpNet, IpNetError};
-pub use client::{
-    call_test_helper, call_test_helper_counted, DEFAULT_TH_BODY_CAP, DEFAULT_TH_TIMEOUT,
-};
+pub use client::{call_test_helper, call_test_helper_counted};
 pub use protocol::{
     ThDns, ThHttpRequest, ThIpInfo, ThRequest, ThResponse, ThTcpConnect, ThTlsHandshake,
     IP_FLAG_BOGON, IP_FLAG_RESOLVED_BY_PROBE, IP_FLAG_RESOLVED_BY_TH, IP_FLAG_VALID_FOR_DOMAIN,

@@ -163,13 +163,6 @@ pub struct MessagingConfig {
     pub network: ProbeNetwork,
 }
 
-/// The default [`MessagingConfig::body_cap`].
-pub const DEFAULT_BODY_CAP: usize = 16 * 1024;
-/// The default [`MessagingConfig::app_timeout`].
-pub const DEFAULT_APP_TIMEOUT: Duration = Duration::from_secs(15);
-/// The default [`MessagingConfig::parallelism`].
-pub const DEFAULT_PARALLELISM: usize = 8;
-
 impl Default for MessagingConfig {
     fn default() -> Self {
         MessagingConfig {
@@ -177,15 +170,10 @@ impl Default for MessagingConfig {
             apps: App::ALL.to_vec(),
             resolver: DnsTransport::System,
             trust: TrustAnchors::bundled(),
-            timeouts: Timeouts {
-                dns: Duration::from_secs(4),
-                connect: Duration::from_secs(5),
-                tls: Duration::from_secs(5),
-                http: Duration::from_secs(5),
-            },
-            body_cap: DEFAULT_BODY_CAP,
-            app_timeout: DEFAULT_APP_TIMEOUT,
-            parallelism: DEFAULT_PARALLELISM,
+            timeouts: crate::experiment::policy::messaging_step_timeouts(),
+            body_cap: crate::experiment::policy::MESSAGING_BODY_CAP,
+            app_timeout: crate::experiment::policy::APP_TIMEOUT,
+            parallelism: crate::experiment::policy::MESSAGING_PARALLELISM,
             software: Software::default(),
             network: ProbeNetwork::default(),
         }

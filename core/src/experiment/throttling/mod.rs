@@ -37,6 +37,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::experiment::policy;
 use crate::report::{Measurement, ProbeNetwork, Software};
 
 pub use decision::{decide, Decision, DecisionRules, ThrottlingVerdict};
@@ -51,14 +52,6 @@ pub use trial::{Arm, TrialRecord};
 pub const TEST_NAME: &str = "kuzet_throttling";
 /// The experiment's `test_version`.
 pub const TEST_VERSION: &str = "0.1.0";
-/// Body bytes per trial: 128 KiB, so sixteen trials (an escalated target) with their
-/// overhead stay within [`DEFAULT_TARGET_BUDGET`]. The rate is measured over the 64 KiB after
-/// the 64 KiB warm-up. (256 KiB, the design doc's figure, would leave no room to escalate.)
-pub const DEFAULT_TRIAL_BYTES: u64 = 128 * 1024;
-/// The hard cap per target: 2.5 MB.
-pub const DEFAULT_TARGET_BUDGET: u64 = 2_500_000;
-/// The hard cap per run: 12.5 MB (five targets).
-pub const DEFAULT_RUN_BUDGET: u64 = 12_500_000;
 /// The names tested when a run names none: sites Kazakhstan throttled by their SNI (the
 /// RFE/RL Kazakh service from September 2022 on most networks, Current Time around the
 /// November 2022 election; OONI, 2023) and the name Russia throttled in 2021 (Twitter; Xue et
@@ -124,13 +117,13 @@ impl ThrottlingConfig {
             pin,
             targets,
             control_sni: random_control_sni(),
-            trial_bytes: DEFAULT_TRIAL_BYTES,
-            trial_timeout: Duration::from_secs(6),
-            stall_gap: Duration::from_secs(3),
-            connect_timeout: Duration::from_secs(10),
-            handshake_timeout: Duration::from_secs(10),
-            target_budget: DEFAULT_TARGET_BUDGET,
-            run_budget: DEFAULT_RUN_BUDGET,
+            trial_bytes: policy::TRIAL_BYTES,
+            trial_timeout: policy::TRIAL_TIMEOUT,
+            stall_gap: policy::STALL_GAP,
+            connect_timeout: policy::TRIAL_STEP_TIMEOUT,
+            handshake_timeout: policy::TRIAL_STEP_TIMEOUT,
+            target_budget: policy::THROTTLING_TARGET_BUDGET,
+            run_budget: policy::THROTTLING_RUN_BUDGET,
             rules: DecisionRules::default(),
             passive: Vec::new(),
             passive_options: PassiveOptions::default(),

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::clock::MeasurementClock;
+use crate::experiment::policy;
 use crate::experiment::throttling::measurement::{extensions, x_throttling};
 use crate::experiment::throttling::resolve::fetch_resolved;
 use crate::experiment::throttling::schedule::{follow, pair_order};
@@ -33,11 +34,6 @@ use crate::probe::http::default_request_headers;
 use crate::report::observations::HttpBody;
 use crate::report::Measurement;
 
-/// The body cap per passive fetch: 256 KiB, half of OONI's 512 KiB. The rate is measured
-/// after the first 64 KiB, so 192 KiB are measured per fetch; with 512 KiB a pair costs about
-/// 1.1 MB on an untouched site and the 2.5 MB per-target budget would hold only two pairs,
-/// never the four of a first round.
-pub const PASSIVE_BODY_CAP: usize = 256 * 1024;
 /// Bytes reserved per fetch beyond the body before the first fetch shows the real cost.
 pub const PASSIVE_OVERHEAD_BYTES: u64 = 64 * 1024;
 
@@ -98,10 +94,10 @@ impl Default for PassiveOptions {
         PassiveOptions {
             resolver: DnsTransport::System,
             trust: TrustAnchors::bundled(),
-            body_cap: PASSIVE_BODY_CAP,
-            max_redirects: 3,
-            step_timeout: Duration::from_secs(10),
-            http_timeout: Duration::from_secs(10),
+            body_cap: policy::PASSIVE_BODY_CAP,
+            max_redirects: policy::PASSIVE_MAX_REDIRECTS,
+            step_timeout: policy::PASSIVE_STEP_TIMEOUT,
+            http_timeout: policy::PASSIVE_STEP_TIMEOUT,
         }
     }
 }
@@ -253,8 +249,7 @@ pub(crate) async fn measure_passive_target(
             let last_failed = pairs
                 .iter()
                 .map(|(t, _)| &fetches[*t].outcome)
-                .filter(|outcome| outcome.failure.is_some())
-                .next_back();
+                .rfind(|outcome| outcome.failure.is_some());
             break ThrottlingVerdict::Blocked {
                 step: last_failed
                     .and_then(|outcome| outcome.failed_operation)

@@ -9,6 +9,7 @@ use url::Url;
 
 use crate::clock::MeasurementClock;
 use crate::error::{Error, Result};
+use crate::experiment::policy;
 use crate::failure::Failure;
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::{DnsOptions, DnsTransport};
@@ -37,13 +38,9 @@ pub struct Timeouts {
 }
 
 impl Default for Timeouts {
+    /// [`crate::experiment::policy::step_timeouts`].
     fn default() -> Self {
-        Timeouts {
-            dns: Duration::from_secs(4),
-            connect: Duration::from_secs(10),
-            tls: Duration::from_secs(10),
-            http: Duration::from_secs(10),
-        }
+        crate::experiment::policy::step_timeouts()
     }
 }
 
@@ -66,18 +63,13 @@ pub struct UrlGetterConfig {
     pub network: ProbeNetwork,
 }
 
-/// OONI's body cap: 512 KiB.
-pub const DEFAULT_BODY_CAP: usize = 1 << 19;
-/// OONI's redirect limit.
-pub const DEFAULT_MAX_REDIRECTS: usize = 10;
-
 impl Default for UrlGetterConfig {
     fn default() -> Self {
         UrlGetterConfig {
             resolver: DnsTransport::System,
             timeouts: Timeouts::default(),
-            body_cap: DEFAULT_BODY_CAP,
-            max_redirects: DEFAULT_MAX_REDIRECTS,
+            body_cap: policy::BODY_CAP,
+            max_redirects: policy::MAX_REDIRECTS,
             trust: TrustAnchors::bundled(),
             software: Software::default(),
             network: ProbeNetwork::default(),

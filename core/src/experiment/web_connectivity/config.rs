@@ -6,17 +6,11 @@ use std::time::Duration;
 use url::Url;
 
 use super::StepTimeouts;
+use crate::experiment::policy;
 use crate::net::trust::TrustAnchors;
 use crate::probe::dns::DnsTransport;
 use crate::report::{ProbeNetwork, Software};
-use crate::th::{BogonPolicy, DEFAULT_TH_BODY_CAP};
-
-/// OONI's body cap: 512 KiB.
-pub const DEFAULT_BODY_CAP: usize = 1 << 19;
-/// OONI's redirect limit.
-pub const DEFAULT_MAX_REDIRECTS: usize = 10;
-/// The default cap on endpoints (address and port pairs) measured per URL.
-pub const DEFAULT_MAX_ENDPOINTS: usize = 8;
+use crate::th::BogonPolicy;
 
 /// Timeouts of web_connectivity: the per-step timeouts every fetch uses, plus the test helper
 /// call and the whole fetch.
@@ -31,18 +25,13 @@ pub struct Timeouts {
     pub fetch: Duration,
 }
 
-/// The default [`Timeouts::th`].
-pub const DEFAULT_TH_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default [`Timeouts::fetch`].
-pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
-
 impl Timeouts {
     /// Given step timeouts, with the test helper and whole-fetch timeouts at their defaults,
     /// stretched so neither is shorter than one HTTP round trip.
     pub fn from_steps(steps: StepTimeouts) -> Self {
         Timeouts {
-            th: DEFAULT_TH_TIMEOUT.max(steps.http),
-            fetch: DEFAULT_FETCH_TIMEOUT.max(steps.http),
+            th: policy::TH_TIMEOUT.max(steps.http),
+            fetch: policy::FETCH_TIMEOUT.max(steps.http),
             steps,
         }
     }
@@ -97,10 +86,10 @@ impl Default for WebConnectivityConfig {
             doh_resolver: None,
             th_url: None,
             timeouts: Timeouts::default(),
-            body_cap: DEFAULT_BODY_CAP,
-            th_body_cap: DEFAULT_TH_BODY_CAP,
-            max_redirects: DEFAULT_MAX_REDIRECTS,
-            max_endpoints: DEFAULT_MAX_ENDPOINTS,
+            body_cap: policy::BODY_CAP,
+            th_body_cap: policy::TH_BODY_CAP,
+            max_redirects: policy::MAX_REDIRECTS,
+            max_endpoints: policy::MAX_ENDPOINTS,
             trust: TrustAnchors::bundled(),
             software: Software::default(),
             network: ProbeNetwork::default(),

@@ -57,10 +57,7 @@ pub mod x509;
 /// The per-step timeouts, shared with `urlgetter`.
 pub use crate::experiment::urlgetter::Timeouts as StepTimeouts;
 pub use analysis::{analyze, Analysis, ClassicKeys, DnsOutcome, Observations};
-pub use config::{
-    Timeouts, WebConnectivityConfig, DEFAULT_BODY_CAP, DEFAULT_FETCH_TIMEOUT,
-    DEFAULT_MAX_ENDPOINTS, DEFAULT_MAX_REDIRECTS, DEFAULT_TH_TIMEOUT,
-};
+pub use config::{Timeouts, WebConnectivityConfig};
 pub(crate) use control::th_client;
 pub use explain::explain_website;
 pub(crate) use measure::measure_target;
