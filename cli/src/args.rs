@@ -127,8 +127,8 @@ pub struct SettingsArgs {
 /// A run's budgets.
 #[derive(Debug, Clone, Args)]
 pub struct BudgetArgs {
-    /// How many websites or URLs to measure at the same time [default: 4 for `measure`, 8 for
-    /// websites].
+    /// How many websites or URLs to measure at the same time, 1 to 64 [default: 4, as the
+    /// apps].
     #[arg(long, value_name = "N", value_parser = parse_parallel)]
     pub parallel: Option<usize>,
 
