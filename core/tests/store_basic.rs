@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use kuzet_core::report::ProbeNetwork;
 use kuzet_core::store::{
-    DeliveryState, ManualClock, NetworkType, NewTransition, Store, StoreError, StorePolicy,
-    DATABASE_FILE_NAME,
+    CheckRecord, DeliveryState, ManualClock, NetworkType, NewTransition, Store, StoreError,
+    StorePolicy, DATABASE_FILE_NAME,
 };
 use store_support::{all_bytes, contains, kz, measurement, ok, run};
 
@@ -226,7 +226,17 @@ fn wipe_removes_everything_from_the_files() {
             evidence: serde_json::json!({"note": marker}),
         })
         .unwrap();
+    // A check's time and status (what a run reuses), with a status no other row has.
+    let check_marker = "check-marker-7f3a";
+    store
+        .record_check(&CheckRecord {
+            started_at_ms: 1_000,
+            ended_at_ms: 2_000,
+            status: check_marker.to_string(),
+        })
+        .unwrap();
     assert!(contains(&all_bytes(dir.path()), marker.as_bytes()));
+    assert!(contains(&all_bytes(dir.path()), check_marker.as_bytes()));
     let report = store.wipe().unwrap();
     assert_eq!(
         (
@@ -240,6 +250,8 @@ fn wipe_removes_everything_from_the_files() {
     );
     assert!(report.compacted);
     assert!(!contains(&all_bytes(dir.path()), marker.as_bytes()));
+    assert!(!contains(&all_bytes(dir.path()), check_marker.as_bytes()));
+    assert_eq!(store.last_check().unwrap(), None);
     let stats = store.stats().unwrap();
     assert_eq!(
         (stats.measurements, stats.stored_bytes, stats.runs),

@@ -257,7 +257,7 @@ impl NetworkGuard {
         if self.observations.is_empty() {
             return Some(finished);
         }
-        let before = self.before(finished.started_ms);
+        let before = self.before(finished.started_ms, finished.ended_ms);
         let domestic = self.is_domestic(&finished.measurement);
         if !finished.verdict.needs_network()
             || network_cause(before.map(|o| o.status), None, domestic).is_some()
@@ -313,7 +313,7 @@ impl NetworkGuard {
         };
         let mut released = self.release_confirmed();
         for mut finished in std::mem::take(&mut self.pending) {
-            let before = self.before(finished.started_ms);
+            let before = self.before(finished.started_ms, finished.ended_ms);
             let domestic = self.is_domestic(&finished.measurement);
             self.label(&mut finished, before, None, domestic);
             released.push(finished);
@@ -327,7 +327,7 @@ impl NetworkGuard {
         for mut finished in waiting {
             match self.after(finished.ended_ms) {
                 Some(after) => {
-                    let before = self.before(finished.started_ms);
+                    let before = self.before(finished.started_ms, finished.ended_ms);
                     let domestic = self.is_domestic(&finished.measurement);
                     self.label(&mut finished, before, Some(after), domestic);
                     released.push(finished);
@@ -338,12 +338,14 @@ impl NetworkGuard {
         released
     }
 
-    /// The last check that ended before `started_ms` (else the first check).
-    fn before(&self, started_ms: i64) -> Option<Observation> {
+    /// The last check that ended before a target that ran from `started_ms` to `ended_ms`
+    /// started (else the first check). A check that started after the target ended is the
+    /// check after it, never the one before, even when both fit in the same millisecond.
+    fn before(&self, started_ms: i64, ended_ms: i64) -> Option<Observation> {
         self.observations
             .iter()
             .rev()
-            .find(|o| o.ended_ms <= started_ms)
+            .find(|o| o.ended_ms <= started_ms && o.started_ms < ended_ms)
             .or_else(|| self.observations.first())
             .copied()
     }
@@ -455,6 +457,30 @@ mod tests {
             network_cause(Some(InternationalCut), Some(InternationalCut), true),
             None
         );
+    }
+
+    #[test]
+    fn a_check_after_a_target_is_never_the_one_before_it() {
+        let mut guard = NetworkGuard::new(
+            ConnectivityConfig::kazakhstan(),
+            PlatformState::default(),
+            None,
+            false,
+        );
+        let seen = |started_ms, ended_ms, status| Observation {
+            started_ms,
+            ended_ms,
+            status,
+        };
+        guard.observations = vec![seen(0, 10, Ok), seen(20, 20, DataBlackout)];
+        // A target that failed at once, at 20 ms, and the check after it, within the same
+        // millisecond.
+        assert_eq!(guard.before(20, 20), Some(seen(0, 10, Ok)));
+        assert_eq!(guard.after(20), Some(seen(20, 20, DataBlackout)));
+        // A target that started after that check ended has it before.
+        assert_eq!(guard.before(20, 25), Some(seen(20, 20, DataBlackout)));
+        assert_eq!(guard.before(30, 40), Some(seen(20, 20, DataBlackout)));
+        assert_eq!(guard.after(40), None);
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub struct StoredDetail {
     pub bytes_received: u64,
     /// Time spent, in milliseconds.
     pub runtime_ms: u64,
+    /// When the target finished (ms since the epoch), as reported. The row's own time is
+    /// when it was recorded, which for a claim held for the check after it is later; absent
+    /// from rows written before it was kept, which read the row's time instead.
+    #[serde(default)]
+    pub measured_at_ms: Option<i64>,
 }
 
 /// Why a stored result cannot be read back.
@@ -64,6 +69,7 @@ pub(crate) fn stored_verdict(result: &TargetResult) -> StoredVerdict {
         status_code: result.status_code,
         bytes_received: result.bytes_received,
         runtime_ms: u64::try_from(result.runtime.as_millis()).unwrap_or(u64::MAX),
+        measured_at_ms: Some(super::ms_since_epoch(result.measured_at)),
     };
     StoredVerdict {
         word: result.word.clone(),
@@ -99,7 +105,7 @@ pub fn result_of(record: &ResultRecord) -> Result<TargetResult, HistoryError> {
         status_code: detail.status_code,
         bytes_received: detail.bytes_received,
         runtime: Duration::from_millis(detail.runtime_ms),
-        measured_at: time_of_ms(record.finished_at_ms),
+        measured_at: time_of_ms(detail.measured_at_ms.unwrap_or(record.finished_at_ms)),
         measurement_id: record.measurement_id.clone(),
     })
 }
@@ -156,4 +162,57 @@ pub fn read_item(store: &Store, record: &ResultRecord) -> Option<HistoryItem> {
 /// The group stored with a row, read back.
 pub fn stored_group(record: &ResultRecord) -> Option<VerdictGroup> {
     VerdictGroup::from_word(&record.group)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::web_connectivity::Verdict as WebVerdict;
+
+    #[test]
+    fn a_result_reads_back_as_reported_even_when_recorded_later() {
+        let verdict = Verdict::Web(WebVerdict::SiteDown);
+        let measured_at = time_of_ms(1_700_000_000_123);
+        let result = TargetResult {
+            target: "https://example.org/".to_string(),
+            word: verdict.word().to_string(),
+            group: verdict.group(),
+            verdict,
+            explanation: "example.org seems down for everyone.".to_string(),
+            failed_operation: Some("connect".to_string()),
+            failure: Some("connection_refused".to_string()),
+            status_code: None,
+            bytes_received: 0,
+            runtime: Duration::from_millis(40),
+            measured_at,
+            measurement_id: "m-1".to_string(),
+        };
+        let stored = stored_verdict(&result);
+        // Recorded 15 s later, once the check after it had run.
+        let record = ResultRecord {
+            id: 1,
+            run_id: 1,
+            measurement_id: result.measurement_id.clone(),
+            test_name: "web_connectivity".to_string(),
+            target: stored.target.clone(),
+            word: stored.word.clone(),
+            group: stored.group.clone(),
+            detail: stored.detail.clone(),
+            detail_version: stored.detail_version,
+            failure: stored.failure.clone(),
+            started_at_ms: 1_700_000_015_083,
+            finished_at_ms: 1_700_000_015_123,
+            delivery: None,
+        };
+        assert_eq!(result_of(&record).unwrap(), result);
+
+        // A row written before the time was kept reads the row's time.
+        let mut detail = record.detail.clone();
+        detail.as_object_mut().unwrap().remove("measured_at_ms");
+        let older = ResultRecord { detail, ..record };
+        assert_eq!(
+            result_of(&older).unwrap().measured_at,
+            time_of_ms(1_700_000_015_123)
+        );
+    }
 }

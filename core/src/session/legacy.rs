@@ -64,6 +64,7 @@ pub fn convert(record: &ResultRecord, measurement: Option<&Measurement>) -> Stor
             .and_then(|code| u16::try_from(code).ok()),
         bytes_received,
         runtime_ms,
+        measured_at_ms: None,
     }
 }
 

@@ -310,9 +310,9 @@ impl Store {
     }
 
     /// Removes every stored result, measurement (delivered or not), outbox entry, timeline
-    /// entry, open report and counter, then compacts the file and truncates the WAL so the
-    /// removed rows are gone from disk. For people who must clear their phone quickly: it
-    /// asks nothing and cannot be undone.
+    /// entry, connectivity check, open report and counter, then compacts the file and
+    /// truncates the WAL so the removed rows are gone from disk. For people who must clear
+    /// their phone quickly: it asks nothing and cannot be undone.
     pub fn wipe(&self) -> StoreResult<WipeReport> {
         let mut report = self.write("wiping the store", |tx| {
             let count = |sql: &str| -> StoreResult<u64> {
@@ -330,7 +330,7 @@ impl Store {
             tx.execute_batch(
                 "DELETE FROM results; DELETE FROM outbox; DELETE FROM measurements; \
                  DELETE FROM runs; DELETE FROM reports; DELETE FROM collectors; \
-                 DELETE FROM counters; DELETE FROM timeline; \
+                 DELETE FROM counters; DELETE FROM timeline; DELETE FROM checks; \
                  UPDATE totals SET measurements = 0, bytes = 0 WHERE id = 1;",
             )?;
             Ok(report)

@@ -1,1 +1,0 @@
-// rewritten below
