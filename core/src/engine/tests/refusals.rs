@@ -145,7 +145,7 @@ fn bad_configurations_are_refused() {
     config.parallelism = 0;
     assert!(refuse(config).contains("parallelism"));
     let mut config = base();
-    config.parallelism = MAX_PARALLELISM + 1;
+    config.parallelism = crate::experiment::policy::APP_MAX_PARALLELISM + 1;
     assert!(refuse(config).contains("parallelism"));
     let mut config = base();
     config.budgets.run_bytes = 0;

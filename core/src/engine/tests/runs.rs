@@ -99,7 +99,10 @@ async fn a_web_run_reports_each_url_in_order_and_ends_completed() {
     assert!(progress[0].estimated_time_left.is_some());
     assert_eq!(progress[1].estimated_time_left, Some(Duration::ZERO));
     assert_eq!(progress[1].bytes_used, summary.bytes_used);
-    assert_eq!(progress[1].byte_budget, DEFAULT_RUN_BYTES);
+    assert_eq!(
+        progress[1].byte_budget,
+        crate::experiment::policy::RUN_BYTES
+    );
     // Every callback came from the library's own threads.
     let threads = recorder.threads();
     assert!(
