@@ -1,7 +1,7 @@
 // swift-tools-version:5.9
 // Kuzet for iOS: the `Kuzet` module (uniffi's generated Swift over the KuzetFFI XCFramework, the
 // Rust library as static libraries) and `KuzetSupport` (plain Swift the app uses: network
-// context mapping, result groups). The rules both apps share (consent, choices, formatting, the
+// context mapping). The rules both apps share (consent, choices, formatting, the
 // URL list, background scheduling) are in Rust and come with `Kuzet`. Build the binary part first:
 // ./build-xcframework.sh (on a Mac with Xcode and rustup).
 

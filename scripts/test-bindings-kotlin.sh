@@ -12,6 +12,7 @@
 #   KUZET_SERVER_BIN   a kuzet-server executable to use instead of building one
 #   KUZET_SKIP_GEN=1   use the bindings already in target/bindings-test (generated with
 #                      KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh target/bindings-test)
+#   KUZET_TEST_ONLY    run only the binding tests whose name contains this text
 #   and as scripts/setup-kotlin.sh (KUZET_CACHE_DIR).
 set -euo pipefail
 

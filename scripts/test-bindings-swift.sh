@@ -19,6 +19,7 @@
 #   KUZET_SERVER_BIN   a kuzet-server executable to use instead of building one
 #   KUZET_SKIP_GEN=1   use the bindings already in target/bindings-test (generated with
 #                      KUZET_FFI_FEATURES=test-hooks scripts/gen-bindings.sh target/bindings-test)
+#   KUZET_TEST_ONLY    run only the binding tests whose name contains this text
 #   and as scripts/setup-swift.sh (KUZET_SWIFT_CHROOT, KUZET_DEBIAN_MIRROR).
 set -euo pipefail
 
@@ -71,7 +72,7 @@ fi
 
 # Inside the chroot: the bindings as library module Kuzet, then the tests, then run them.
 chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8 \
-    LD_LIBRARY_PATH="$WORK" KUZET_SERVER_BIN="$WORK/kuzet-server" /bin/sh -ec "
+    LD_LIBRARY_PATH="$WORK" KUZET_SERVER_BIN="$WORK/kuzet-server" KUZET_TEST_ONLY="${KUZET_TEST_ONLY:-}" /bin/sh -ec "
 cd $WORK
 started=\$(date +%s)
 common=\"-module-cache-path $WORK/module-cache -Xcc -fmodule-map-file=$WORK/KuzetFFI.modulemap -I $WORK -L $WORK\"

@@ -1,5 +1,4 @@
 import Kuzet
-import KuzetSupport
 import SwiftUI
 
 struct ContentView: View {
@@ -22,6 +21,7 @@ final class RunState: ObservableObject {
     @Published var phase: RunPhase?
     @Published var progress: RunProgress?
     @Published var results: [TargetResult] = []
+    @Published var summary: RunSummary?
     @Published var error: String?
     var handle: TaskHandle?
 
@@ -29,10 +29,55 @@ final class RunState: ObservableObject {
         weak var state: RunState?
         init(_ state: RunState) { self.state = state }
         func onPhase(phase: RunPhase) { Task { @MainActor in self.state?.phase = phase } }
-        func onTargetResult(result: TargetResult) { Task { @MainActor in self.state?.results.append(result) } }
+        // The measurement is read again from the history when a result is opened.
+        func onTargetResult(result: TargetResult, measurementJson: String) {
+            Task { @MainActor in self.state?.results.append(result) }
+        }
         func onProgress(progress: RunProgress) { Task { @MainActor in self.state?.progress = progress } }
         // The handle is kept until the next run replaces it: releasing it cancels a test.
-        func onFinished(summary: RunSummary) { Task { @MainActor in self.state?.running = false } }
+        func onFinished(summary: RunSummary) {
+            Task { @MainActor in
+                self.state?.summary = summary
+                self.state?.running = false
+            }
+        }
+    }
+
+    /// What the run is doing, in words, while it runs.
+    var phaseText: String? {
+        guard running, let phase else { return nil }
+        switch phase {
+        case .checkingNetwork: return "Checking the network first…"
+        case .measuring(let suite): return "Measuring: \(suite)"
+        case .confirming: return "Checking the network again before reporting…"
+        case .preparing, .finished: return nil
+        }
+    }
+}
+
+/// How a run ended, what the network was, what was not measured and why.
+struct SummaryLines: View {
+    let summary: RunSummary
+
+    var body: some View {
+        VStack(alignment: .leading) {
+            Text("\(ended) · \(formatBytes(count: summary.bytesUsed))")
+            if let network = summary.network { Text("Network at the start: \("\(network)")").font(.caption) }
+            if !summary.notMeasured.isEmpty {
+                Text("Not measured (\(summary.notMeasured.count)): \(summary.notMeasured.map(\.target).joined(separator: ", "))")
+                    .font(.caption)
+            }
+            ForEach(summary.problems, id: \.self) { Text($0).font(.caption).foregroundColor(.red) }
+        }
+    }
+
+    private var ended: String {
+        switch summary.status {
+        case .completed: return "Finished"
+        case .cancelled: return "Stopped"
+        case .budgetExhausted: return "Stopped: the data budget for one run is used up"
+        case .outOfTime: return "Stopped: out of time"
+        }
     }
 }
 
@@ -43,7 +88,8 @@ struct TestNowView: View {
     @State private var selected: Set<Suite> = [.web]
 
     var body: some View {
-        let groups = ResultGroups.group(run.results)
+        // Grouped by the verdict groups both apps share (Rust): problems first.
+        let groups = groupResults(results: run.results)
         List {
             Section {
                 ForEach(suites, id: \.suite) { info in
@@ -62,24 +108,29 @@ struct TestNowView: View {
                     ProgressView(value: p.total == 0 ? 0 : Double(p.completed) / Double(p.total))
                     Text("\(p.completed) of \(p.total) · \(formatBytes(count: p.bytesUsed)) · \(formatTimeLeft(estimate: p.estimatedTimeLeft))")
                 }
-                if !groups.isEmpty { Text(ResultGroups.summaryLine(groups)).font(.headline) }
+                if let text = run.phaseText { Text(text) }
+                if let summary = run.summary { SummaryLines(summary: summary) }
+                if !groups.isEmpty { Text(resultsSummaryLine(results: run.results)).font(.headline) }
             }
-            ForEach(groups, id: \.title) { group in
+            ForEach(groups, id: \.group) { group in
                 Section(header: Text(group.title), footer: Text(group.meaning)) {
                     ForEach(group.results, id: \.measurementId) { result in
                         VStack(alignment: .leading) {
                             Text(result.target)
                             Text(result.explanation).font(.caption)
+                            Text(result.word).font(.caption2).foregroundColor(.secondary)
                         }
                     }
                 }
             }
         }
-        .task { suites = (try? model.engine().availableSuites()) ?? [] }
+        // The urls suite (single URLs, step by step) is the command line's: never offered here.
+        .task { suites = ((try? model.engine().availableSuites()) ?? []).filter { $0.suite != .urls } }
     }
 
     private func start() {
         run.results = []
+        run.summary = nil
         run.progress = nil
         run.error = nil
         do {
@@ -122,18 +173,21 @@ struct HistoryView: View {
     var body: some View {
         Loading(empty: "No results yet.", load: { try await model.engine().resultsHistory(offset: 0, limit: 100).items }) { item in
             Button {
-                Task { detail = try? await model.engine().resultDetail(id: item.id) }
+                Task { detail = try? await model.engine().resultDetail(id: item.result.measurementId) }
             } label: {
+                // The group's title and the verdict's word: the same words the run showed.
                 VStack(alignment: .leading) {
-                    Text(item.target)
-                    Text("\(ResultGroups.title(item.verdict)) · \(item.measuredAt.formatted()) · \("\(item.uploadState)")").font(.caption)
+                    Text(item.result.target)
+                    Text("\(verdictGroupWords(group: item.result.group).title) (\(item.result.word)) · "
+                        + "\(item.result.measuredAt.formatted()) · \("\(item.uploadState)")").font(.caption)
                 }
             }
         }
         .sheet(item: Binding(get: { detail.map(DetailBox.init) }, set: { detail = $0?.detail })) { box in
             VStack(alignment: .leading, spacing: 12) {
-                Text(box.detail.item.target).font(.headline)
-                Text(box.detail.explanation)
+                Text(box.detail.item.result.target).font(.headline)
+                Text(verdictGroupWords(group: box.detail.item.result.group).title).font(.subheadline)
+                Text(box.detail.item.result.explanation)
             }.padding()
         }
     }
@@ -141,7 +195,7 @@ struct HistoryView: View {
 
 private struct DetailBox: Identifiable {
     let detail: ResultDetail
-    var id: String { detail.item.id }
+    var id: String { detail.item.result.measurementId }
 }
 
 struct UploadsView: View {

@@ -5,36 +5,42 @@
 
 package org.kuzet.support.tests
 
-import org.kuzet.DataBudgets
 import org.kuzet.MibRange
-import org.kuzet.NetworkKind
-import org.kuzet.Suite
-import org.kuzet.TargetResult
-import org.kuzet.Verdict
 import org.kuzet.backgroundBounds
 import org.kuzet.backgroundTimeBudget
 import org.kuzet.budgetRanges
 import org.kuzet.budgetsOf
 import org.kuzet.consentNeeded
 import org.kuzet.consentOf
+import org.kuzet.core.DataBudgets
+import org.kuzet.core.DnsTamper
+import org.kuzet.core.NetworkKind
+import org.kuzet.core.Suite
+import org.kuzet.core.TargetResult
+import org.kuzet.core.Verdict
+import org.kuzet.core.VerdictGroup
+import org.kuzet.core.WebVerdict
 import org.kuzet.defaultDataBudgets
 import org.kuzet.defaultUrlList
 import org.kuzet.defaultUserChoices
 import org.kuzet.formatBytes
 import org.kuzet.formatDuration
 import org.kuzet.formatTimeLeft
+import org.kuzet.groupResults
 import org.kuzet.nextBackgroundDelay
 import org.kuzet.onboarding
 import org.kuzet.parseUrlList
 import org.kuzet.percentOf
 import org.kuzet.quizMistakes
+import org.kuzet.resultsSummaryLine
 import org.kuzet.support.DataSaver
 import org.kuzet.support.NetworkContexts
 import org.kuzet.support.NetworkFacts
-import org.kuzet.support.ResultGroups
 import org.kuzet.support.Transport
 import org.kuzet.urlListMax
+import org.kuzet.verdictGroupWords
 import java.time.Duration
+import java.time.Instant
 import kotlin.random.Random
 import kotlin.system.exitProcess
 
@@ -157,38 +163,47 @@ fun formatting() {
     checkEqual(0u, percentOf(0uL, 0uL), "nothing of nothing")
 }
 
-fun result(target: String, verdict: Verdict) = TargetResult(
-    suite = Suite.WEB,
+/** A web result as a run reports it: its word and group are the verdict's (core computes them;
+ *  a fixture has to spell them out). */
+fun result(target: String, verdict: WebVerdict, word: String, group: VerdictGroup) = TargetResult(
     target = target,
-    verdict = verdict,
-    blocking = null,
-    verdictDetail = "",
+    verdict = Verdict.Web(verdict),
+    word = word,
+    group = group,
+    explanation = "",
     failedOperation = null,
     failure = null,
     statusCode = null,
     bytesReceived = 0uL,
     runtime = Duration.ZERO,
-    explanation = "",
+    measuredAt = Instant.EPOCH,
     measurementId = target,
-    measurementJson = "{}",
 )
 
 fun groupsPutProblemsFirst() {
+    val ok = { t: String -> result(t, WebVerdict.Ok, "ok", VerdictGroup.OK) }
     val results = listOf(
-        result("a", Verdict.ACCESSIBLE),
-        result("b", Verdict.BLOCKED),
-        result("c", Verdict.ANOMALY),
-        result("d", Verdict.ACCESSIBLE),
-        result("e", Verdict.BLOCKED),
+        ok("a"),
+        result("b", WebVerdict.DnsTampered(DnsTamper.NXDOMAIN), "dns_tampered", VerdictGroup.BLOCKED),
+        result("c", WebVerdict.Undetermined("no test helper", true), "undetermined", VerdictGroup.UNCLEAR),
+        ok("d"),
+        result("e", WebVerdict.HttpBlockpage, "http_blockpage", VerdictGroup.BLOCKED),
     )
-    val groups = ResultGroups.group(results)
-    checkEqual(listOf(Verdict.BLOCKED, Verdict.ANOMALY, Verdict.ACCESSIBLE), groups.map { it.verdict }, "order")
+    val groups = groupResults(results)
+    checkEqual(listOf(VerdictGroup.BLOCKED, VerdictGroup.UNCLEAR, VerdictGroup.OK), groups.map { it.group }, "order")
     checkEqual(listOf("b", "e"), groups[0].results.map { it.target }, "arrival order kept")
     checkEqual("Blocked", groups[0].title, "title")
+    checkEqual(verdictGroupWords(VerdictGroup.BLOCKED).meaning, groups[0].meaning, "the group's own words")
     check(groups.all { it.meaning.isNotEmpty() }, "every group explains itself")
-    checkEqual("2 blocked · 1 could not tell · 2 accessible", ResultGroups.summaryLine(groups), "summary")
-    checkEqual("no results", ResultGroups.summaryLine(ResultGroups.group(emptyList())), "empty")
-    check(Verdict.entries.all { ResultGroups.title(it).isNotBlank() }, "every verdict has a title")
+    checkEqual("2 blocked · 1 could not tell · 2 accessible", resultsSummaryLine(results), "summary")
+    checkEqual("no results", resultsSummaryLine(emptyList()), "empty")
+    checkEqual(emptyList<Any>(), groupResults(emptyList()), "no groups")
+    for (group in VerdictGroup.entries) {
+        val words = verdictGroupWords(group)
+        check(words.title.isNotBlank() && words.meaning.endsWith("."), "words of $group: $words")
+    }
+    checkEqual(VerdictGroup.entries.size, VerdictGroup.entries.map { verdictGroupWords(it).title }.toSet().size, "distinct titles")
+    checkEqual("Not tested: no connection", verdictGroupWords(VerdictGroup.UNREACHABLE).title, "unreachable is not a problem's title")
 }
 
 fun onboardingAndConsent() {
@@ -213,10 +228,10 @@ fun choicesBecomeConsentAndBudgets() {
     check(!defaults.uploadAllowed, "upload is opt-in")
     val consent = consentOf(defaults)
     check(!consent.uploadAllowed, "no upload consent by default")
-    checkEqual(listOf(Suite.WEB, Suite.CONNECTIVITY), consent.allowedSuites, "default suites")
+    checkEqual(listOf(Suite.CONNECTIVITY, Suite.WEB), consent.allowedSuites, "default suites")
     checkEqual(defaultDataBudgets(), budgetsOf(defaults), "the default choices are the engine's budgets")
     checkEqual(
-        listOf(Suite.WEB, Suite.THROTTLING, Suite.CONNECTIVITY),
+        listOf(Suite.CONNECTIVITY, Suite.WEB, Suite.THROTTLING),
         consentOf(defaults.copy(suites = listOf(Suite.CONNECTIVITY, Suite.WEB, Suite.THROTTLING, Suite.WEB))).allowedSuites,
         "each suite once, in declaration order",
     )
@@ -258,7 +273,7 @@ fun main() {
     val tests = listOf<Pair<String, () -> Unit>>(
         "support: network kinds" to ::networkKinds,
         "support: metered, constrained and MCC-MNC" to ::meteredConstrainedAndOperator,
-        "support: groups put problems first" to ::groupsPutProblemsFirst,
+        "rules: groups put problems first" to ::groupsPutProblemsFirst,
         "rules: next run bounded, backed off, jittered" to ::nextRunIsBoundedAndBacksOff,
         "rules: the time budget leaves time to stop" to ::timeBudgetLeavesTimeToStop,
         "rules: formatting" to ::formatting,

@@ -35,10 +35,12 @@ struct SplitMix: RandomNumberGenerator {
     }
 }
 
-func result(_ target: String, _ verdict: Verdict) -> TargetResult {
-    TargetResult(suite: .web, target: target, verdict: verdict, blocking: nil, verdictDetail: "",
+/// A web result as a run reports it: its word and group are the verdict's (core computes them; a
+/// fixture has to spell them out).
+func result(_ target: String, _ verdict: WebVerdict, _ word: String, _ group: VerdictGroup) -> TargetResult {
+    TargetResult(target: target, verdict: .web(verdict), word: word, group: group, explanation: "",
                  failedOperation: nil, failure: nil, statusCode: nil, bytesReceived: 0, runtime: 0,
-                 explanation: "", measurementId: target, measurementJson: "{}")
+                 measuredAt: Date(timeIntervalSince1970: 0), measurementId: target)
 }
 
 enum Checks {
@@ -126,14 +128,26 @@ enum Checks {
     }
 
     static func groupsPutProblemsFirst() throws {
-        let groups = ResultGroups.group([result("a", .accessible), result("b", .blocked), result("c", .anomaly),
-                                         result("d", .accessible), result("e", .blocked)])
-        try checkEqual([Verdict.blocked, .anomaly, .accessible], groups.map(\.verdict), "order")
+        let ok = { (target: String) in result(target, .ok, "ok", .ok) }
+        let results = [ok("a"), result("b", .dnsTampered(how: .nxdomain), "dns_tampered", .blocked),
+                       result("c", .undetermined(why: "no test helper", failed: true), "undetermined", .unclear),
+                       ok("d"), result("e", .httpBlockpage, "http_blockpage", .blocked)]
+        let groups = groupResults(results: results)
+        try checkEqual([VerdictGroup.blocked, .unclear, .ok], groups.map(\.group), "order")
         try checkEqual(["b", "e"], groups[0].results.map(\.target), "arrival order kept")
         try checkEqual("Blocked", groups[0].title, "title")
+        try checkEqual(verdictGroupWords(group: .blocked).meaning, groups[0].meaning, "the group's own words")
         try check(groups.allSatisfy { !$0.meaning.isEmpty }, "every group explains itself")
-        try checkEqual("2 blocked · 1 could not tell · 2 accessible", ResultGroups.summaryLine(groups), "summary")
-        try checkEqual("no results", ResultGroups.summaryLine(ResultGroups.group([])), "empty")
+        try checkEqual("2 blocked · 1 could not tell · 2 accessible", resultsSummaryLine(results: results), "summary")
+        try checkEqual("no results", resultsSummaryLine(results: []), "empty")
+        try checkEqual([], groupResults(results: []), "no groups")
+        let all: [VerdictGroup] = [.blocked, .throttled, .networkDisrupted, .unclear, .down, .unreachable, .unverified, .ok]
+        for group in all {
+            let words = verdictGroupWords(group: group)
+            try check(!words.title.isEmpty && words.meaning.hasSuffix("."), "words of \(group): \(words)")
+        }
+        try checkEqual(all.count, Set(all.map { verdictGroupWords(group: $0).title }).count, "distinct titles")
+        try checkEqual("Not tested: no connection", verdictGroupWords(group: .unreachable).title, "unreachable is not a problem's title")
     }
 
     static func onboardingAndConsent() throws {
@@ -161,11 +175,11 @@ enum Checks {
         try check(!defaults.uploadAllowed, "upload is opt-in")
         let consent = consentOf(choices: defaults)
         try check(!consent.uploadAllowed, "no upload consent by default")
-        try checkEqual([Suite.web, .connectivity], consent.allowedSuites, "default suites")
+        try checkEqual([Suite.connectivity, .web], consent.allowedSuites, "default suites")
         try checkEqual(defaultDataBudgets(), budgetsOf(choices: defaults), "the default choices are the engine's budgets")
         var mixed = defaults
         mixed.suites = [.connectivity, .web, .throttling, .web]
-        try checkEqual([Suite.web, .throttling, .connectivity], consentOf(choices: mixed).allowedSuites,
+        try checkEqual([Suite.connectivity, .web, .throttling], consentOf(choices: mixed).allowedSuites,
                        "each suite once, in declaration order")
 
         let ranges = budgetRanges()
@@ -221,7 +235,7 @@ struct SupportRunner {
         let checks: [(String, () throws -> Void)] = [
             ("support: network kinds", Checks.networkKinds),
             ("support: metered, constrained and MCC-MNC", Checks.meteredConstrainedAndOperator),
-            ("support: groups put problems first", Checks.groupsPutProblemsFirst),
+            ("rules: groups put problems first", Checks.groupsPutProblemsFirst),
             ("rules: next run bounded, backed off, jittered", Checks.nextRunIsBoundedAndBacksOff),
             ("rules: the time budget leaves time to stop", Checks.timeBudgetLeavesTimeToStop),
             ("rules: formatting", Checks.formatting),

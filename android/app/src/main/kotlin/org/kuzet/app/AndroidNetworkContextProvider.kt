@@ -6,8 +6,8 @@ import android.net.NetworkCapabilities
 import android.os.Build
 import android.provider.Settings
 import android.telephony.TelephonyManager
-import org.kuzet.NetworkContext
 import org.kuzet.NetworkContextProvider
+import org.kuzet.core.NetworkContext
 import org.kuzet.support.DataSaver
 import org.kuzet.support.NetworkContexts
 import org.kuzet.support.NetworkFacts

@@ -1,9 +1,9 @@
 package org.kuzet.app
 
 import android.content.Context
-import org.kuzet.Suite
-import org.kuzet.UserChoices
 import org.kuzet.consentNeeded
+import org.kuzet.core.Suite
+import org.kuzet.core.UserChoices
 import org.kuzet.defaultUrlList
 import org.kuzet.defaultUserChoices
 import org.kuzet.onboarding

@@ -6,9 +6,9 @@ import androidx.work.OneTimeWorkRequestBuilder
 import androidx.work.WorkManager
 import androidx.work.Worker
 import androidx.work.WorkerParameters
-import org.kuzet.BackgroundRequest
 import org.kuzet.backgroundBounds
 import org.kuzet.backgroundTimeBudget
+import org.kuzet.core.BackgroundRequest
 import org.kuzet.nextBackgroundDelay
 import java.time.Duration
 import java.util.concurrent.TimeUnit

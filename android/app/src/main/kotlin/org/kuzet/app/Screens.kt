@@ -34,11 +34,15 @@ import org.kuzet.KuzetException
 import org.kuzet.PendingUpload
 import org.kuzet.ResultDetail
 import org.kuzet.ResultItem
-import org.kuzet.RunPhase
 import org.kuzet.TimelineEntry
+import org.kuzet.core.RunPhase
+import org.kuzet.core.RunStatus
+import org.kuzet.core.RunSummary
 import org.kuzet.formatBytes
 import org.kuzet.formatTimeLeft
-import org.kuzet.support.ResultGroups
+import org.kuzet.groupResults
+import org.kuzet.resultsSummaryLine
+import org.kuzet.verdictGroupWords
 import java.time.Instant
 import java.time.temporal.ChronoUnit
 
@@ -76,6 +80,9 @@ private fun <T> LoadedList(loaded: Loaded<List<T>>, empty: String, row: @Composa
 @Composable
 fun TestNowScreen(model: TestNowModel = viewModel()) {
     val state by model.state.collectAsStateWithLifecycle()
+    // Grouped by the verdict groups both apps share (Rust): problems first.
+    val groups = remember(state.results) { groupResults(state.results) }
+    val summaryLine = remember(state.results) { resultsSummaryLine(state.results) }
     LazyColumn(Modifier.fillMaxSize().padding(16.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         item {
             Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
@@ -104,9 +111,16 @@ fun TestNowScreen(model: TestNowModel = viewModel()) {
                 Text("${p.completed} of ${p.total} · ${formatBytes(p.bytesUsed)} · ${formatTimeLeft(p.estimatedTimeLeft)}")
             }
         }
-        (state.phase as? RunPhase.Measuring)?.let { item { Text("Measuring: ${it.suite.name.lowercase()}") } }
-        val groups = ResultGroups.group(state.results)
-        if (groups.isNotEmpty()) item { Text(ResultGroups.summaryLine(groups), style = MaterialTheme.typography.titleMedium) }
+        if (state.running) {
+            when (val phase = state.phase) {
+                RunPhase.CheckingNetwork -> "Checking the network first…"
+                is RunPhase.Measuring -> "Measuring: ${phase.suite.name.lowercase()}"
+                RunPhase.Confirming -> "Checking the network again before reporting…"
+                else -> null
+            }?.let { item { Text(it) } }
+        }
+        state.summary?.let { summary -> item { SummaryLines(summary) } }
+        if (groups.isNotEmpty()) item { Text(summaryLine, style = MaterialTheme.typography.titleMedium) }
         for (group in groups) {
             item {
                 Text(group.title, style = MaterialTheme.typography.titleSmall)
@@ -116,9 +130,32 @@ fun TestNowScreen(model: TestNowModel = viewModel()) {
                 Column(Modifier.padding(start = 8.dp)) {
                     Text(result.target, style = MaterialTheme.typography.bodyMedium)
                     Text(result.explanation, style = MaterialTheme.typography.bodySmall)
+                    Text(result.word, style = MaterialTheme.typography.labelSmall)
                 }
             }
         }
+    }
+}
+
+/** How a run ended, what the network was, what was not measured and why. */
+@Composable
+private fun SummaryLines(summary: RunSummary) {
+    Column {
+        val ended = when (summary.status) {
+            RunStatus.COMPLETED -> "Finished"
+            RunStatus.CANCELLED -> "Stopped"
+            RunStatus.BUDGET_EXHAUSTED -> "Stopped: the data budget for one run is used up"
+            RunStatus.OUT_OF_TIME -> "Stopped: out of time"
+        }
+        Text("$ended · ${formatBytes(summary.bytesUsed)}", style = MaterialTheme.typography.bodyMedium)
+        summary.network?.let { Text("Network at the start: ${it.name.lowercase()}", style = MaterialTheme.typography.bodySmall) }
+        if (summary.notMeasured.isNotEmpty()) {
+            Text(
+                "Not measured (${summary.notMeasured.size}): ${summary.notMeasured.joinToString(", ") { it.target }}",
+                style = MaterialTheme.typography.bodySmall,
+            )
+        }
+        for (problem in summary.problems) Text(problem, style = MaterialTheme.typography.bodySmall, color = MaterialTheme.colorScheme.error)
     }
 }
 
@@ -127,9 +164,12 @@ fun HistoryScreen(app: KuzetApplication) {
     var open by remember { mutableStateOf<String?>(null) }
     val page = load(Unit) { app.engine().resultsHistory(0u, 100u).items }
     LoadedList(page, "No results yet.") { item: ResultItem ->
-        Column(Modifier.fillMaxWidth().clickable { open = item.id }.padding(16.dp, 8.dp)) {
-            Text(item.target)
-            Text("${ResultGroups.title(item.verdict)} · ${item.measuredAt.truncatedTo(ChronoUnit.MINUTES)} · ${item.uploadState.name.lowercase()}",
+        val result = item.result
+        Column(Modifier.fillMaxWidth().clickable { open = result.measurementId }.padding(16.dp, 8.dp)) {
+            Text(result.target)
+            // The group's title and the verdict's word: the same words the run showed.
+            Text("${verdictGroupWords(result.group).title} (${result.word}) · ${result.measuredAt.truncatedTo(ChronoUnit.MINUTES)} · " +
+                item.uploadState.name.lowercase(),
                 style = MaterialTheme.typography.bodySmall)
         }
     }
@@ -138,13 +178,13 @@ fun HistoryScreen(app: KuzetApplication) {
         AlertDialog(
             onDismissRequest = { open = null },
             confirmButton = { TextButton(onClick = { open = null }) { Text("Close") } },
-            title = { Text((detail as? Loaded.Ok)?.value?.item?.target ?: "Result") },
+            title = { Text((detail as? Loaded.Ok)?.value?.item?.result?.target ?: "Result") },
             text = {
                 Text(
                     when (detail) {
                         Loaded.Loading -> "Loading…"
                         is Loaded.Failed -> detail.message
-                        is Loaded.Ok -> detail.value.explanation
+                        is Loaded.Ok -> detail.value.item.result.let { "${verdictGroupWords(it.group).title}: ${it.explanation}" }
                     },
                 )
             },

@@ -26,12 +26,12 @@ import androidx.compose.ui.unit.dp
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
-import org.kuzet.DataUsage
 import org.kuzet.KuzetException
 import org.kuzet.MibRange
-import org.kuzet.Suite
-import org.kuzet.UserChoices
 import org.kuzet.budgetRanges
+import org.kuzet.core.DataUsage
+import org.kuzet.core.Suite
+import org.kuzet.core.UserChoices
 import org.kuzet.defaultUserChoices
 import org.kuzet.formatBytes
 import org.kuzet.onboarding
@@ -103,7 +103,8 @@ fun SettingsScreen(app: KuzetApplication) {
         }
         Text("Consent", style = MaterialTheme.typography.titleMedium)
         CheckRow("Upload measurements (published openly)", choices.uploadAllowed) { choices = choices.copy(uploadAllowed = it) }
-        for (suite in Suite.entries) {
+        // The urls suite (single URLs, step by step) is the command line's: apps run web.
+        for (suite in Suite.entries.filter { it != Suite.URLS }) {
             CheckRow("Allow ${suite.name.lowercase()} tests", suite in choices.suites) { on ->
                 choices = choices.copy(suites = choices.suites.filter { it != suite } + listOfNotNull(suite.takeIf { on }))
             }

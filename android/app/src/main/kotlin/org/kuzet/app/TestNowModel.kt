@@ -10,14 +10,14 @@ import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import org.kuzet.KuzetException
 import org.kuzet.RunListener
-import org.kuzet.RunPhase
-import org.kuzet.RunProgress
-import org.kuzet.RunRequest
-import org.kuzet.RunSummary
-import org.kuzet.Suite
 import org.kuzet.SuiteInfo
-import org.kuzet.TargetResult
 import org.kuzet.TaskHandle
+import org.kuzet.core.RunPhase
+import org.kuzet.core.RunProgress
+import org.kuzet.core.RunRequest
+import org.kuzet.core.RunSummary
+import org.kuzet.core.Suite
+import org.kuzet.core.TargetResult
 import org.kuzet.parseUrlList
 
 /** What the "Test now" screen shows. */
@@ -44,7 +44,8 @@ class TestNowModel(app: Application) : AndroidViewModel(app) {
 
     init {
         viewModelScope.launch(Dispatchers.IO) {
-            val suites = kuzet.engine().availableSuites()
+            // The urls suite is the command line's: never offered here.
+            val suites = kuzet.engine().availableSuites().filter { it.suite != Suite.URLS }
             mutableState.update { it.copy(suites = suites) }
         }
     }
@@ -83,7 +84,9 @@ class TestNowModel(app: Application) : AndroidViewModel(app) {
     private inner class Listener : RunListener {
         override fun onPhase(phase: RunPhase) = mutableState.update { it.copy(phase = phase) }
 
-        override fun onTargetResult(result: TargetResult) = mutableState.update { it.copy(results = it.results + result) }
+        // The measurement is read again from the history when a result is opened.
+        override fun onTargetResult(result: TargetResult, measurementJson: String) =
+            mutableState.update { it.copy(results = it.results + result) }
 
         override fun onProgress(progress: RunProgress) = mutableState.update { it.copy(progress = progress) }
 

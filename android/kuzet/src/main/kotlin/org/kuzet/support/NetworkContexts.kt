@@ -3,8 +3,8 @@
 
 package org.kuzet.support
 
-import org.kuzet.NetworkContext
-import org.kuzet.NetworkKind
+import org.kuzet.core.NetworkContext
+import org.kuzet.core.NetworkKind
 
 /** A network transport, as `NetworkCapabilities.TRANSPORT_*` numbers them. */
 enum class Transport(val androidId: Int) {
