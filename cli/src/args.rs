@@ -29,8 +29,6 @@ pub struct Cli {
 }
 
 /// The subcommands.
-// Parsed once per process and matched at once: the size of the largest variant costs nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Measure URLs now (DNS, TCP, TLS, HTTP with redirects) and print what failed and where.
