@@ -11,7 +11,7 @@ use kuzet_core::net::trust::TrustAnchors;
 use kuzet_core::probe::dns::DnsTransport;
 use kuzet_core::report::Software;
 use kuzet_core::runtime::runtime;
-use kuzet_core::session::{RunSummary, Suite};
+use kuzet_core::session::{PastRun, RunSummary, Suite};
 
 use crate::error::{ApiResult, KuzetError};
 use crate::platform::{
@@ -254,6 +254,19 @@ impl Engine {
     pub fn results_history_blocking(&self, offset: u32, limit: u32) -> ApiResult<ResultsPage> {
         let (offset, limit) = page_bounds(offset, limit);
         blocking(self.core.results_history(offset, limit)).map(page)
+    }
+
+    /// The most recent runs, newest first (`limit`: 1 to 500): how each ended
+    /// (`status`), its results by group, and the targets it planned but did not measure
+    /// (`notMeasured`: a cancelled run lists them). Its results are the history entries
+    /// whose `run` equals its `run`.
+    pub async fn past_runs(&self, limit: u32) -> ApiResult<Vec<PastRun>> {
+        Ok(self.core.past_runs(limit as usize).await?)
+    }
+
+    /// The blocking form of `pastRuns` (not from the main thread).
+    pub fn past_runs_blocking(&self, limit: u32) -> ApiResult<Vec<PastRun>> {
+        blocking(self.core.past_runs(limit as usize))
     }
 
     /// One result (by its measurement id) with its OONI measurement. Throws `InvalidInput`

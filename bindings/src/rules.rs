@@ -9,7 +9,7 @@ use kuzet_core::app::choices::{self, UserChoices};
 use kuzet_core::app::groups::{self, ResultGroup};
 use kuzet_core::app::{consent, format, schedule, url_list};
 use kuzet_core::engine::{Consent, DataBudgets};
-use kuzet_core::session::{TargetResult, VerdictGroup};
+use kuzet_core::session::{TargetResult, Verdict, VerdictGroup};
 
 /// One true/false question of the onboarding quiz.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -238,6 +238,19 @@ pub fn verdict_group_words(group: VerdictGroup) -> GroupWords {
         title: title.to_string(),
         meaning: meaning.to_string(),
     }
+}
+
+/// A verdict's one word, e.g. `dns_tampered`: what a `TargetResult` built from it carries as
+/// `word` (for previews and fixtures; results from a run carry it already).
+#[uniffi::export]
+pub fn verdict_word(verdict: Verdict) -> String {
+    verdict.word().to_string()
+}
+
+/// The group a verdict is shown in: what a `TargetResult` built from it carries as `group`.
+#[uniffi::export]
+pub fn verdict_group(verdict: Verdict) -> VerdictGroup {
+    verdict.group()
 }
 
 /// `results` grouped by verdict group, problems first, empty groups left out.

@@ -112,6 +112,8 @@ pub struct ResultItem {
     pub result: TargetResult,
     /// Its upload state.
     pub upload_state: UploadState,
+    /// The run it belongs to (a `PastRun`'s `run`).
+    pub run: i64,
 }
 
 impl From<HistoryItem> for ResultItem {
@@ -119,6 +121,7 @@ impl From<HistoryItem> for ResultItem {
         ResultItem {
             result: item.result,
             upload_state: item.delivery.into(),
+            run: item.run,
         }
     }
 }

@@ -35,6 +35,7 @@ import org.kuzet.core.BackgroundRequest
 import org.kuzet.core.ConnectivityStatus
 import org.kuzet.core.Consent
 import org.kuzet.core.DataBudgets
+import org.kuzet.core.GroupCount
 import org.kuzet.core.MessagingVerdict
 import org.kuzet.core.NetworkContext
 import org.kuzet.core.NetworkKind
@@ -54,6 +55,8 @@ import org.kuzet.defaultDataBudgets
 import org.kuzet.defaultParallelism
 import org.kuzet.kuzetVersion
 import org.kuzet.setLogger
+import org.kuzet.verdictGroup
+import org.kuzet.verdictWord
 import org.kuzet.testPanic
 import org.kuzet.testPanicAsync
 import java.io.File
@@ -890,6 +893,17 @@ fun cancelKeepsWhatFinished() {
             val queued = engine.pendingUploadsBlocking().singleOrNull { it.measurementId == finished.measurementId }
             checkEqual(UploadState.QUEUED, queued?.state, "in the upload queue")
             checkEqual(finished.word, xWord(engine.resultDetailBlocking(finished.measurementId).measurementJson), "the stored measurement's word")
+            checkEqual(verdictWord(finished.verdict), finished.word, "the verdict's word")
+            checkEqual(verdictGroup(finished.verdict), finished.group, "the verdict's group")
+
+            // Listed as a past run: cancelled, its one result, the rest not measured.
+            val past = engine.pastRunsBlocking(10u).single()
+            checkEqual(RunStatus.CANCELLED, past.status, "the past run's status")
+            checkEqual(listOf(Suite.WEB), past.suites, "the past run's suites")
+            checkEqual(1uL, past.results, "the past run's results")
+            checkEqual(listOf(GroupCount(finished.group, 1uL)), past.groups, "the past run's groups")
+            checkEqual(summary.notMeasured, past.notMeasured, "the past run's not measured")
+            checkEqual(past.run, stored[0].run, "the result's run")
             waitUntil(2000, "no active run") { engine.activeRuns() == 0u }
         }
     }

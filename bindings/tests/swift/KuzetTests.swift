@@ -954,6 +954,18 @@ enum Tests {
         try checkEqual(UploadState.queued, queued?.state, "in the upload queue")
         try checkEqual(finished.word, try xWord(try engine.resultDetailBlocking(id: finished.measurementId).measurementJson),
                        "the stored measurement's word")
+        try checkEqual(verdictWord(verdict: finished.verdict), finished.word, "the verdict's word")
+        try checkEqual(verdictGroup(verdict: finished.verdict), finished.group, "the verdict's group")
+
+        // Listed as a past run: cancelled, its one result, the rest not measured.
+        let past = try engine.pastRunsBlocking(limit: 10)
+        try checkEqual(1, past.count, "past runs")
+        try checkEqual(RunStatus.cancelled, past[0].status, "the past run's status")
+        try checkEqual([Suite.web], past[0].suites, "the past run's suites")
+        try checkEqual(UInt64(1), past[0].results, "the past run's results")
+        try checkEqual([GroupCount(group: finished.group, count: 1)], past[0].groups, "the past run's groups")
+        try checkEqual(summary.notMeasured, past[0].notMeasured, "the past run's not measured")
+        try checkEqual(past[0].run, stored[0].run, "the result's run")
         try waitUntil(2, "no active run") { engine.activeRuns() == 0 }
     }
 

@@ -1,5 +1,6 @@
 //! What the engine reads back from its store: the history (the same records the runs
-//! reported), one result with its measurement, the upload queue, the connectivity timeline and
+//! reported), past runs (how each ended, what it did not measure), one result with its
+//! measurement, the upload queue, the connectivity timeline and
 //! the month's data use. Every read is `async` and runs on the library runtime's blocking
 //! threads; the bindings add the blocking forms.
 
@@ -10,7 +11,7 @@ use time::OffsetDateTime;
 use super::error::EngineError;
 use super::Engine;
 use crate::experiment::connectivity::ConnectivityStatus;
-use crate::session::{history_item, HistoryItem};
+use crate::session::{history_item, past_run, HistoryItem, PastRun};
 use crate::store::{DeliveryState, OutboxItem, ResultRecord, Store, Transition};
 
 /// The most entries one history page or queue listing returns.
@@ -76,6 +77,18 @@ impl Engine {
             Ok(HistoryPage { items, next_offset })
         })
         .await
+    }
+
+    /// The most recent runs, newest first (at most `limit`, 1 to [`MAX_PAGE`]): how each
+    /// ended, its results by group, and the targets it did not measure.
+    pub async fn past_runs(&self, limit: usize) -> Result<Vec<PastRun>, EngineError> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(EngineError::InvalidInput(format!(
+                "a run listing holds 1 to {MAX_PAGE} runs, not {limit}"
+            )));
+        }
+        let store = self.store()?;
+        super::blocking(move || Ok(store.runs(limit)?.iter().map(past_run).collect())).await
     }
 
     /// One stored result by its measurement id, with its measurement.

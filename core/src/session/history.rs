@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::result::TargetResult;
+use super::result::{NotMeasured, RunStatus, TargetResult};
+use super::suite::Suite;
 use super::verdict::{Verdict, VerdictGroup};
-use crate::store::{DeliveryState, ResultRecord, Store, Verdict as StoredVerdict};
+use crate::store::{DeliveryState, ResultRecord, RunSummary, Store, Verdict as StoredVerdict};
 
 /// The version of [`StoredDetail`] this build writes (version 1 was the free-form JSON of
 /// earlier builds).
@@ -157,6 +158,71 @@ pub fn read_item(store: &Store, record: &ResultRecord) -> Option<HistoryItem> {
         ..record.clone()
     };
     history_item(&upgraded)
+}
+
+/// A past run as the history lists it: how it ended, how many results it recorded in each
+/// group, and what it did not measure.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PastRun {
+    /// The store's id of the run (the `run` of its [`HistoryItem`]s).
+    pub run: i64,
+    /// Its suites, in the order they ran.
+    pub suites: Vec<Suite>,
+    /// When it started.
+    pub started_at: std::time::SystemTime,
+    /// When it ended; `None` while it runs, or when the process died during it.
+    pub finished_at: Option<std::time::SystemTime>,
+    /// How it ended; `None` while it runs, when the process died during it, or for runs of
+    /// earlier versions.
+    pub status: Option<RunStatus>,
+    /// How many targets it planned, when known.
+    pub planned: Option<u64>,
+    /// Results it recorded.
+    pub results: u64,
+    /// Its results by group, most first.
+    pub groups: Vec<GroupCount>,
+    /// The targets it planned but did not measure (cancelled, over budget or out of time).
+    pub not_measured: Vec<NotMeasured>,
+    /// Of its measurements, not delivered to a collector yet.
+    pub undelivered: u64,
+}
+
+/// How many of a run's results fall in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct GroupCount {
+    /// The group.
+    pub group: VerdictGroup,
+    /// How many results.
+    pub count: u64,
+}
+
+/// A stored run as the history lists it. Entries the store holds that this build does not
+/// know (a suite, a group or a status word of another version) are left out of their list.
+pub fn past_run(summary: &RunSummary) -> PastRun {
+    let run = &summary.run;
+    PastRun {
+        run: run.id,
+        suites: run.suite.split(',').filter_map(Suite::from_name).collect(),
+        started_at: time_of_ms(run.started_at_ms),
+        finished_at: run.finished_at_ms.map(time_of_ms),
+        status: run.status.as_deref().and_then(RunStatus::from_word),
+        planned: run.planned,
+        results: summary.results,
+        groups: summary
+            .groups
+            .iter()
+            .filter_map(|(word, count)| {
+                Some(GroupCount {
+                    group: VerdictGroup::from_word(word)?,
+                    count: *count,
+                })
+            })
+            .collect(),
+        not_measured: serde_json::from_value(run.not_measured.clone()).unwrap_or_default(),
+        undelivered: summary.undelivered,
+    }
 }
 
 /// The group stored with a row, read back.

@@ -48,7 +48,10 @@ use tokio_util::sync::CancellationToken;
 pub use context::{NetworkContext, NetworkContextProvider, NetworkKind};
 pub use guard::NetworkGuard;
 pub use handle::RunHandle;
-pub use history::{history_item, result_of, HistoryItem, StoredDetail, DETAIL_VERSION};
+pub use history::{
+    history_item, past_run, result_of, GroupCount, HistoryItem, PastRun, StoredDetail,
+    DETAIL_VERSION,
+};
 pub use listener::{NoListener, RunListener};
 pub use plan::{
     check_site_name, PlanError, RunLimits, RunPlan, Setup, Targets, CONNECTIVITY_TARGET,

@@ -116,6 +116,25 @@ async fn a_cancelled_run_keeps_what_finished_in_the_store_and_lists_the_rest() {
         runs[0].run.not_measured,
         serde_json::to_value(&summary.not_measured).unwrap()
     );
+
+    // And listed as a past run: cancelled, its one result by group, the rest not measured.
+    let past = engine.past_runs(10).await.unwrap();
+    assert_eq!(past.len(), 1);
+    assert_eq!(past[0].run, history.items[0].run);
+    assert_eq!(past[0].suites, vec![Suite::Web]);
+    assert_eq!(past[0].status, Some(RunStatus::Cancelled));
+    assert_eq!(past[0].planned, Some(4));
+    assert_eq!(past[0].results, 1);
+    assert_eq!(
+        past[0].groups,
+        vec![crate::session::GroupCount {
+            group: summary.results[0].group,
+            count: 1
+        }]
+    );
+    assert_eq!(past[0].not_measured, summary.not_measured);
+    assert!(past[0].finished_at.is_some());
+    assert!(engine.past_runs(0).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
