@@ -38,7 +38,7 @@ pub enum Command {
     Measure(MeasureArgs),
     /// Run tests now: every suite (as the apps' "Test now"), or one (web, messaging,
     /// throttling, connectivity), each verdict conditioned on a network check.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show the results history: past runs, or the verdict on each target of a run.
     Results(crate::commands::results::ResultsArgs),
     /// Show the upload queue: pending, held and parked measurements, and why uploads failed.

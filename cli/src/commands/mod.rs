@@ -17,7 +17,7 @@ use crate::error::CliError;
 pub async fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Measure(args) => measure::execute(args).await,
-        Command::Run(args) => run::execute(args).await,
+        Command::Run(args) => run::execute(*args).await,
         Command::Results(args) => results::execute(args).await,
         Command::Queue(args) => queue::execute(args).await,
         Command::Upload(args) => upload::execute(args).await,
