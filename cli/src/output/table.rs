@@ -371,13 +371,13 @@ http://c.example/missing     ok      -              -                         40
     }
 
     #[test]
-    fn error_rows() {
+    fn not_measured_rows() {
         let row = Row::not_measured("https://x.example/");
         let table = format_table(std::slice::from_ref(&row));
         assert!(table
             .lines()
             .nth(1)
-            .is_some_and(|l| l.contains("error") && l.contains("invalid URL")));
+            .is_some_and(|l| l.contains("https://x.example/") && l.contains("not measured")));
         let totals = Totals::of(&[row, Row::from_summary(&summary("https://a.example/"))]);
         assert_eq!(
             totals,
