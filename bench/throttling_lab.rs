@@ -10,9 +10,11 @@
 //! - `no cap, loss`: no rule, 3 % of packets dropped at random both ways (a second lab).
 //!
 //! Every repetition is a fresh `kuzet run throttling --json --no-store` process with one target
-//! (and the default random control name) against the real `kuzet-server --throughput`; the
-//! capped and uncapped conditions of one lab take turns, so slow drift of the machine hits them
-//! alike. Rates are Wilson 95 % intervals.
+//! (and the default random control name) against the real `kuzet-server --throughput`, after
+//! the connectivity check every run makes first (anchors on an uncapped lab site, `--anchors`;
+//! its time is in the wall time, not in the bytes per target); the capped and uncapped
+//! conditions of one lab take turns, so slow drift of the machine hits them alike. Rates are
+//! Wilson 95 % intervals.
 //!
 //! Run (as root): `cargo bench -p kuzet-e2e --bench throttling_lab -- [N] [N_CAPPED]`:
 //! N repetitions of each uncapped condition (default 100), N_CAPPED of each capped one (default
@@ -32,6 +34,8 @@ const CAPACITY_KBPS: u32 = 20_000;
 const LOSS_PERCENT: u8 = 3;
 /// The throughput server's address.
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 3, 90);
+/// The address of the site the connectivity check's anchors are on (no rule touches it).
+const ANCHOR_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 4, 40);
 
 /// One benchmark condition: a target name and whether a cap applies to it.
 struct Condition {
@@ -66,7 +70,7 @@ fn scenario(name: &str, censor: Vec<Rule>) -> Scenario {
     let scenario: Scenario = serde_json::from_value(serde_json::json!({
         "name": name,
         "description": format!("throttling benchmark: {censor:?}"),
-        "sites": [],
+        "sites": [{ "name": "anchor.kuzet.test", "ip": ANCHOR_IP, "https": true }],
         "link": { "capacity_kbps": CAPACITY_KBPS },
         "throughput_servers": [{ "name": "d", "ip": SERVER_IP, "port": 443 }],
         "censor": censor,
@@ -83,12 +87,16 @@ fn run_once(lab: &Lab, target: &str, tally: &mut Tally) {
         .throughput_pin("d")
         .expect("the pin of server d")
         .to_string();
+    let anchors = lab.anchors_file().expect("the lab's anchors");
+    let anchors = anchors.display().to_string();
     let started = Instant::now();
     let output = lab.run_kuzet([
         "run",
         "throttling",
         "--json",
         "--no-store",
+        "--anchors",
+        &anchors,
         "--server",
         &addr,
         "--pin",

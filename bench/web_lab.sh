@@ -4,8 +4,9 @@
 # Every host of the list is served by a few lab site addresses (any path, HTTP and HTTPS,
 # certificates from the lab CA); the ISP and honest resolvers answer every host; the test
 # helper is the real kuzet-server. Nothing leaves the lab (10.77.0.0/16 in its own network
-# namespaces). Records wall time, peak RSS (/usr/bin/time -v) and the bytes that crossed the
-# client's interface.
+# namespaces). `kuzet run web` checks the network first, against anchors on the lab's sites
+# ($LAB_ANCHORS; a few KB and milliseconds, counted below). Records wall time, peak RSS
+# (/usr/bin/time -v) and the bytes that crossed the client's interface.
 #
 #   bench/web_lab.sh                 kuzet run web (web connectivity, with the test helper)
 #   bench/web_lab.sh --measure       kuzet measure (urlgetter only; no test helper needed)
@@ -85,7 +86,8 @@ tx_before="$(counter tx_bytes)"
 if [ "$MODE" = web ]; then
     # shellcheck disable=SC2206
     cmd=(run web --list "$WORK/urls.txt" --th "$LAB_HELPER_TH" --resolver system
-        --ca-file "$LAB_CA_FILE" --public-network 10.77.0.0/16 --json ${KUZET_ARGS:-})
+        --ca-file "$LAB_CA_FILE" --anchors "$LAB_ANCHORS" --public-network 10.77.0.0/16 --json
+        ${KUZET_ARGS:-})
 else
     # shellcheck disable=SC2206
     cmd=(measure -f "$WORK/urls.txt" --resolver system --ca-file "$LAB_CA_FILE" --json

@@ -13,15 +13,22 @@
 # routes and firewall are never touched.
 #
 # Example:
-#   scripts/lab.sh up web
+#   scripts/lab.sh up web && . /run/kuzet-lab/web.env
 #   scripts/lab.sh kuzet web -- measure --ca-file "$LAB_CA_FILE" https://sni-drop.kuzet.test/
+#   scripts/lab.sh kuzet web -- run web --list urls.txt --th "$LAB_HELPER_TH" \
+#       --ca-file "$LAB_CA_FILE" --anchors "$LAB_ANCHORS" --public-network 10.77.0.0/16
 #   scripts/lab.sh down web
+#
+# `kuzet run` (every suite, or web, messaging, throttling) checks the network first and calls
+# failures `unreachable` when the check fails: give it the lab's anchors, --anchors
+# "$LAB_ANCHORS" (the state file's; the scenario's outage anchors, else its uncensored sites).
 #
 # Throttling (tests/lab/scenarios/throttling.json; the state file also gives each throughput
 # server's address and pin, LAB_THROUGHPUT_<NAME> and LAB_THROUGHPUT_<NAME>_PIN):
 #   scripts/lab.sh up throttling && . /run/kuzet-lab/throttling.env
 #   scripts/lab.sh kuzet throttling -- run throttling --server "$LAB_THROUGHPUT_D" \
-#       --pin "$LAB_THROUGHPUT_D_PIN" --targets sni-capped.kuzet.test,free-sni.kuzet.test
+#       --pin "$LAB_THROUGHPUT_D_PIN" --anchors "$LAB_ANCHORS" \
+#       --targets sni-capped.kuzet.test,free-sni.kuzet.test
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -84,6 +91,7 @@ up)
             cat "$state_file"
             echo "log: $log"
             echo "try: scripts/lab.sh kuzet $scenario -- measure --ca-file \"\$LAB_CA_FILE\" URL..."
+            echo "     (kuzet run ... also needs --anchors \"\$LAB_ANCHORS\")"
             echo "     (. $state_file sets LAB_* in your shell)"
             exit 0
         fi

@@ -10,7 +10,7 @@ use std::path::Path;
 use kuzet_e2e::cli::{run_kuzet, run_kuzet_with, run_kuzet_with_stdin, KuzetOutput};
 use kuzet_e2e::fixtures::pki::TestCa;
 use kuzet_e2e::fixtures::tcp::closed_port;
-use kuzet_e2e::fixtures::web::{Routes, WebServer};
+use kuzet_e2e::fixtures::web::{Route, Routes, WebServer};
 use serde_json::Value;
 use tempfile::NamedTempFile;
 
@@ -337,7 +337,7 @@ async fn logs_never_carry_ip_addresses() {
 
     assert_eq!(output.code(), Some(0), "{output:#?}");
     assert!(
-        output.stderr.contains("measuring"),
+        output.stderr.contains("run started") && output.stderr.contains("run finished"),
         "logging is on\n{}",
         output.stderr
     );
@@ -348,6 +348,114 @@ async fn logs_never_carry_ip_addresses() {
             output.stderr
         );
     }
+}
+
+/// Ctrl-C (SIGINT) while a URL hangs: the run stops at once, keeps the URL that finished, and
+/// the table lists the others as `not measured`; exit 130. The history has the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_run_keeps_what_finished_and_lists_the_rest_as_not_measured() {
+    let web = WebServer::http(
+        Routes::new()
+            .page("/", 200, "Home")
+            .page("/after", 200, "After")
+            .route(
+                "/hangs",
+                Route::Slow {
+                    delay: std::time::Duration::from_secs(60),
+                },
+            ),
+    )
+    .await;
+    let urls = [
+        web.url("http", "/"),
+        web.url("http", "/hangs"),
+        web.url("http", "/after"),
+    ];
+    let data = tempfile::tempdir().expect("data dir");
+    let data_dir = path_arg(data.path());
+    let mut args = vec![
+        "measure".to_string(),
+        "--parallel".to_string(),
+        "1".to_string(),
+        "--timeout".to_string(),
+        "30".to_string(),
+        "--data-dir".to_string(),
+        data_dir.clone(),
+    ];
+    args.extend(urls.iter().cloned());
+    let output = tokio::task::spawn_blocking(move || {
+        let child = std::process::Command::new(kuzet_e2e::cli::kuzet_bin())
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start kuzet");
+        // The first URL takes milliseconds; the second hangs for a minute.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        kuzet_e2e::wait::wait_with_output(child, std::time::Duration::from_secs(30))
+            .expect("kuzet stops after SIGINT")
+    })
+    .await
+    .expect("kuzet runner");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("URL "), "{stdout}");
+    // URL, RESULT, FAILED STEP, FAILURE, STATUS, TIME; `not measured` has a space.
+    let row = |url: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .find(|l| l.split_whitespace().next() == Some(url))
+            .map(|l| {
+                l.split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(|| panic!("no row for {url}: {stdout}"))
+    };
+    assert_eq!(row(&urls[0])[1], "ok", "{stdout}");
+    for url in &urls[1..] {
+        assert_eq!(
+            row(url)[1..],
+            ["not measured", "-", "-", "-", "-"],
+            "{stdout}"
+        );
+    }
+    assert!(
+        lines[1].starts_with(urls[0].as_str()),
+        "input order: {stdout}"
+    );
+    assert!(stdout.contains("1 measured, 1 ok, 0 failed"), "{stdout}");
+    assert!(
+        stderr.contains("kuzet: stopped: 1 finished result(s) kept, 2 target(s) not measured"),
+        "{stderr}"
+    );
+
+    let results = kuzet(vec![
+        "results".to_string(),
+        "--data-dir".to_string(),
+        data_dir,
+        "--run".to_string(),
+        "1".to_string(),
+    ])
+    .await;
+    assert_eq!(results.code(), Some(0), "{results:#?}");
+    assert!(results.stdout.contains("cancelled"), "{}", results.stdout);
+    assert!(
+        results
+            .stdout
+            .contains(&format!("not measured (2): {}, {}", urls[1], urls[2])),
+        "{}",
+        results.stdout
+    );
 }
 
 /// A listener that records whether anything connected to it.

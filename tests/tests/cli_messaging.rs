@@ -1,12 +1,14 @@
 //! End-to-end tests of `kuzet run messaging`: the real binary with `--endpoints FILE` pointing
 //! every app at loopback servers (an HTTPS server signed by a test CA, a plain HTTP one for
-//! Telegram's data centres, and a closed port).
+//! Telegram's data centres, and a closed port). Every run checks the network first, against
+//! loopback anchors that answer (`--anchors`), so a failure is the app's, never the network's.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use kuzet_core::experiment::messaging::MessagingEndpoints;
 use kuzet_e2e::cli::{run_kuzet, KuzetOutput};
+use kuzet_e2e::fixtures::anchors::Anchors;
 use kuzet_e2e::fixtures::pki::TestCa;
 use kuzet_e2e::fixtures::tcp::closed_addr;
 use kuzet_e2e::fixtures::web::{Route, Routes, WebServer};
@@ -49,9 +51,13 @@ async fn every_app_reachable_prints_ooni_measurements() {
     let file = endpoints_file(dir.path(), https.addr, http.addr);
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &ca.cert_pem).unwrap();
+    let anchors = Anchors::up();
+    let anchors_file = anchors.write(dir.path());
     let output = kuzet(strings(&[
         "run",
         "messaging",
+        "--anchors",
+        anchors_file.to_str().unwrap(),
         "--endpoints",
         &file,
         "--ca-file",
@@ -89,9 +95,13 @@ async fn blocked_apps_are_a_table_and_stored() {
     let dir = tempfile::tempdir().unwrap();
     let file = endpoints_file(dir.path(), addr, addr);
     let data = dir.path().join("data");
+    let anchors = Anchors::up();
+    let anchors_file = anchors.write(dir.path());
     let output = kuzet(strings(&[
         "run",
         "messaging",
+        "--anchors",
+        anchors_file.to_str().unwrap(),
         "--endpoints",
         &file,
         "--apps",
@@ -101,43 +111,92 @@ async fn blocked_apps_are_a_table_and_stored() {
     ]))
     .await;
     assert_eq!(output.code(), Some(0), "{output:?}");
-    let rows: Vec<&str> = output
-        .stdout
-        .lines()
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    assert_eq!(
+        cells(lines[0]),
+        [
+            "APP",
+            "VERDICT",
+            "BLOCKED AT",
+            "FAILING",
+            "DATA",
+            "EXPLANATION"
+        ],
+        "{}",
+        output.stdout
+    );
+    let rows: Vec<Vec<&str>> = lines
+        .iter()
         .filter(|l| l.starts_with("signal") || l.starts_with("whatsapp"))
+        .map(|l| cells(l))
         .collect();
     assert_eq!(rows.len(), 2, "{}", output.stdout);
-    assert!(
-        rows[0].starts_with("signal"),
+    assert_eq!(
+        rows[0][0], "signal",
         "the order asked for: {}",
         output.stdout
     );
-    for row in rows {
-        assert!(row.contains("blocked") && row.contains("tcp"), "{row}");
-        assert!(row.contains("appears blocked"), "{row}");
+    for row in &rows {
+        assert_eq!((row[1], row[2]), ("blocked", "tcp"), "{row:?}");
+        assert!(row[5].contains("appears blocked"), "{row:?}");
     }
-    let results = kuzet(strings(&["results", "--data-dir", data.to_str().unwrap()])).await;
+    assert!(
+        output.stdout.contains("2 measured: 2 blocked;")
+            && output.stdout.contains("network at the start: ok"),
+        "{}",
+        output.stdout
+    );
+    let d = data.to_str().unwrap();
+    let results = kuzet(strings(&["results", "--data-dir", d])).await;
     assert_eq!(results.code(), Some(0), "{results:?}");
-    // RUN, STARTED (two words), SUITE, NETWORK (two words), RESULTS, OK, ANOMALY, BLOCKED...
-    let run: Vec<&str> = results
+    // RUN, STARTED, SUITE, NETWORK, STATUS, RESULTS, GROUPS, UPLOADED.
+    let run = results
         .stdout
         .lines()
         .find(|line| line.contains(" messaging "))
-        .unwrap_or_else(|| panic!("no messaging run: {}", results.stdout))
-        .split_whitespace()
-        .collect();
+        .map(cells)
+        .unwrap_or_else(|| panic!("no messaging run: {}", results.stdout));
     assert_eq!(
-        (run[6], run[9]),
-        ("2", "2"),
+        (run[2], run[4], run[5], run[6]),
+        ("messaging", "completed", "2", "2 blocked"),
         "two results, both blocked: {run:?}"
     );
+    // The run's results carry the words the table printed.
+    let run_id = run[0];
+    let details = kuzet(strings(&["results", "--data-dir", d, "--run", run_id])).await;
+    assert_eq!(details.code(), Some(0), "{details:?}");
+    let stored: Vec<Vec<&str>> = details
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("signal") || l.starts_with("whatsapp"))
+        .map(|l| cells(l))
+        .collect();
+    assert_eq!(stored.len(), 2, "{}", details.stdout);
+    for row in &stored {
+        assert_eq!(row[1], "blocked", "{row:?}");
+        assert!(row[5].contains("appears blocked"), "{row:?}");
+    }
+}
+
+/// A table line's cells: columns are two or more spaces apart, cells have single spaces.
+fn cells(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|cell| !cell.is_empty())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_measure_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = Anchors::up();
+    let anchors_file = anchors.write(dir.path());
+    let anchors_file = anchors_file.to_str().unwrap();
     let output = kuzet(strings(&[
         "run",
         "messaging",
+        "--anchors",
+        anchors_file,
         "--apps",
         "icq",
         "--no-store",
@@ -146,12 +205,13 @@ async fn bad_arguments_measure_nothing() {
     assert_eq!(output.code(), Some(2), "{output:?}");
     assert!(output.stderr.contains("icq"), "{}", output.stderr);
     assert!(output.stdout.is_empty());
-    let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.json");
     std::fs::write(&path, "{\"telegram\": {\"datacenters\": []}}").unwrap();
     let output = kuzet(strings(&[
         "run",
         "messaging",
+        "--anchors",
+        anchors_file,
         "--endpoints",
         path.to_str().unwrap(),
         "--no-store",

@@ -54,7 +54,9 @@ fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn measure_keeps_its_results_and_results_shows_them() {
-    let (_web, urls) = site().await;
+    let (_web, mut urls) = site().await;
+    let refused = format!("http://{}/", closed_addr());
+    urls.push(refused.clone());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let (measured, results, run, json) = blocking(move || {
@@ -77,24 +79,78 @@ async fn measure_keeps_its_results_and_results_shows_them() {
                 .to_string()
         })
         .collect();
-    assert_eq!(ids.len(), 2);
+    assert_eq!(ids.len(), 3);
     ok(&results);
-    assert!(results.stdout.contains("urlgetter"), "{}", results.stdout);
-    assert!(results.stdout.contains("AS9198 KZ"), "{}", results.stdout);
-    assert!(
-        results.stdout.contains("0/2"),
-        "nothing uploaded yet: {}",
+    // RUN, STARTED, SUITE, NETWORK, STATUS, RESULTS, GROUPS, UPLOADED.
+    let header = cells(results.stdout.lines().next().unwrap());
+    assert_eq!(
+        header,
+        [
+            "RUN",
+            "STARTED (UTC)",
+            "SUITE",
+            "NETWORK",
+            "STATUS",
+            "RESULTS",
+            "GROUPS",
+            "UPLOADED"
+        ],
+        "{}",
         results.stdout
     );
+    let row = cells(results.stdout.lines().nth(1).unwrap());
+    assert_eq!(row[0], "1", "{}", results.stdout);
+    assert_eq!(row[2], "urls", "{}", results.stdout);
+    assert!(row[3].starts_with("AS9198 KZ"), "{}", results.stdout);
+    assert_eq!(
+        (row[4], row[5], row[6]),
+        ("completed", "3", "2 ok, 1 unclear"),
+        "{}",
+        results.stdout
+    );
+    assert_eq!(row[7], "0/3", "nothing uploaded yet: {}", results.stdout);
     ok(&run);
     for id in &ids {
         assert!(run.stdout.contains(id.as_str()), "{}", run.stdout);
     }
     assert!(run.stdout.contains("pending"), "{}", run.stdout);
+    // Each target's row: TARGET, VERDICT, FAILURE, UPLOAD, MEASUREMENT, EXPLANATION, with
+    // the words `kuzet measure` printed.
+    let verdict = |url: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(url))
+            .map(cells)
+            .unwrap_or_else(|| panic!("no row for {url}: {}", run.stdout))
+    };
+    let refused_row = verdict(&refused);
+    assert_eq!(
+        (refused_row[1], refused_row[2], refused_row[3]),
+        ("failed", "connection_refused", "pending"),
+        "{refused_row:?}"
+    );
+    assert!(
+        !refused_row[5].is_empty(),
+        "an explanation: {refused_row:?}"
+    );
+    assert!(!run.stdout.contains("not measured"), "{}", run.stdout);
     ok(&json);
     let runs: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(runs[0]["results"], 2);
-    assert_eq!(runs[0]["ok"], 2);
+    assert_eq!(runs[0]["results"], 3);
+    assert_eq!(runs[0]["run"]["suite"], "urls");
+    assert_eq!(runs[0]["run"]["status"], "completed");
+    assert_eq!(
+        runs[0]["groups"],
+        serde_json::json!([["ok", 2], ["unclear", 1]])
+    );
+}
+
+/// A table line's cells: columns are two or more spaces apart, cells have single spaces.
+fn cells(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|cell| !cell.is_empty())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

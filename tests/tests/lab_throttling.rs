@@ -87,6 +87,9 @@ fn run_throttling(lab: &Lab, truths: &[ThrottlingTruth]) -> KuzetOutput {
         ]);
     }
     args.extend(["--ca-file".to_string(), lab.ca_file().display().to_string()]);
+    // The run checks the network first: anchors on the scenario's unthrottled sites.
+    let anchors = lab.anchors_file().expect("the lab's anchors");
+    args.extend(["--anchors".to_string(), anchors.display().to_string()]);
     let started = Instant::now();
     let output = lab.run_kuzet(&args);
     eprintln!(

@@ -205,6 +205,9 @@ fn web_connectivity_verdicts_match_the_ground_truth() {
     let scenario = web_scenario();
     let lab = up(&scenario, true);
     let ca = lab.ca_file().display().to_string();
+    // The run checks the network first: anchors on the scenario's uncensored site.
+    let anchors = lab.anchors_file().expect("the lab's anchors");
+    let anchors = anchors.display().to_string();
     let mut problems = Vec::new();
     let mut total = 0;
     for helper in &scenario.helpers {
@@ -227,6 +230,8 @@ fn web_connectivity_verdicts_match_the_ground_truth() {
             "system",
             "--ca-file",
             &ca,
+            "--anchors",
+            &anchors,
             // The lab's addresses are private; inside the lab they are the public internet.
             "--public-network",
             topology::LAB_NET,

@@ -149,8 +149,12 @@ fn print(
             }
         );
     }
-    for problem in &finished.summary.problems {
-        eprintln!("kuzet: warning: {problem}");
+    // The problems are the command's error (`ending`), unless it was stopped: then they would
+    // go unsaid.
+    if finished.summary.status == kuzet_core::session::RunStatus::Cancelled {
+        for problem in &finished.summary.problems {
+            eprintln!("kuzet: warning: {problem}");
+        }
     }
     finished.ending()
 }

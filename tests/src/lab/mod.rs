@@ -277,6 +277,10 @@ impl Lab {
             text.push_str(&format!("LAB_HELPER_{key}={}\n", helper.url()));
         }
         text.push_str(&self.describe_throughput());
+        // The connectivity check every `kuzet run` makes first needs anchors that answer.
+        if let Ok(path) = self.anchors_file() {
+            text.push_str(&format!("LAB_ANCHORS={}\n", path.display()));
+        }
         text
     }
 

@@ -306,6 +306,78 @@ pub async fn start_redirects(
     Ok(tasks)
 }
 
+/// The most anchors [`site_anchors`] picks.
+const MAX_SITE_ANCHORS: usize = 4;
+
+/// A connectivity configuration for a scenario without an outage section (web, throttling):
+/// TCP-connect anchors on the scenario's sites that no censor rule aims at (by name or by
+/// address), the first half domestic and the rest international (one site serves both), so
+/// that the check every `kuzet run` makes first finds the network up and conditions nothing.
+/// `None` when every site is censored or serves nothing.
+pub fn site_anchors(scenario: &Scenario) -> Option<serde_json::Value> {
+    let aimed_at = |site: &super::scenario::Site, rule: &Rule| match rule {
+        Rule::DnsAnswer { name, .. }
+        | Rule::DnsNxdomain { name }
+        | Rule::DnsDrop { name }
+        | Rule::SniThrottle { name, .. }
+        | Rule::StallAfter { name, .. }
+        | Rule::SniReset { sni: name }
+        | Rule::SniDrop { sni: name }
+        | Rule::HttpBlockpage { host: name } => site.names().any(|n| n.eq_ignore_ascii_case(name)),
+        Rule::TcpReset { ip }
+        | Rule::SynDrop { ip }
+        | Rule::TlsIntercept { ip, .. }
+        | Rule::IpThrottle { ip, .. }
+        | Rule::HttpRedirect { ip, .. } => site.ip == *ip,
+        // Network-wide (loss) or switched at runtime (outages): aimed at no site.
+        Rule::RandomLoss { .. }
+        | Rule::DropAll
+        | Rule::DropExcept { .. }
+        | Rule::DropRange { .. } => false,
+    };
+    let open: Vec<&super::scenario::Site> = scenario
+        .sites
+        .iter()
+        .filter(|site| site.http || site.https)
+        .filter(|site| !scenario.censor.iter().any(|rule| aimed_at(site, rule)))
+        .take(MAX_SITE_ANCHORS)
+        .collect();
+    let anchor = |site: &super::scenario::Site, group: &str| {
+        serde_json::json!({
+            "name": site.name,
+            "group": group,
+            "operator": format!("{} (lab)", site.title()),
+            "pinned_ips": [site.ip.to_string()],
+            "port": if site.https { 443 } else { 80 },
+            "probe": "tcp_connect",
+        })
+    };
+    let half = open.len().div_ceil(2);
+    let mut anchors: Vec<serde_json::Value> = open[..half]
+        .iter()
+        .map(|site| anchor(site, "domestic"))
+        .collect();
+    let international = if open.len() > 1 {
+        &open[half..]
+    } else {
+        &open[..]
+    };
+    anchors.extend(
+        international
+            .iter()
+            .map(|site| anchor(site, "international")),
+    );
+    if anchors.is_empty() {
+        return None;
+    }
+    Some(serde_json::json!({
+        "anchors": anchors,
+        "timeouts": { "dns": 2000, "probe": 3000 },
+        "rechecks": { "count": 1, "delay": 200 },
+        "resolver": "system",
+    }))
+}
+
 /// How long a collector may take to start listening.
 const COLLECTOR_START: Duration = Duration::from_secs(30);
 
@@ -320,14 +392,17 @@ impl Lab {
         self.outage()?.rule_sets.iter().find(|s| s.name == name)
     }
 
-    /// Writes the outage section's anchors configuration into the lab's directory and returns
-    /// its path (for `kuzet run connectivity --anchors`).
+    /// Writes the connectivity configuration the client uses into the lab's directory and
+    /// returns its path (for `--anchors` of `kuzet run` and `kuzet watch`): the outage
+    /// section's anchors, else [`site_anchors`].
     pub fn anchors_file(&self) -> Result<PathBuf, LabError> {
-        let plan = self
-            .outage()
-            .ok_or_else(|| LabError::new("the scenario has no outage section"))?;
+        let anchors = match self.outage() {
+            Some(plan) => plan.anchors.clone(),
+            None => site_anchors(&self.scenario)
+                .ok_or_else(|| LabError::new("the scenario has no site for anchors"))?,
+        };
         let path = self.dir.path().join("anchors.json");
-        let text = serde_json::to_string_pretty(&plan.anchors)
+        let text = serde_json::to_string_pretty(&anchors)
             .map_err(|e| LabError::new(format!("anchors: {e}")))?;
         std::fs::write(&path, text)
             .map_err(|e| LabError::new(format!("cannot write {}: {e}", path.display())))?;
@@ -514,5 +589,46 @@ mod tests {
             let error = check_rule(&rule, &scenario).unwrap_err();
             assert!(error.contains(needle), "{error}");
         }
+    }
+
+    #[test]
+    fn scenarios_without_an_outage_section_get_anchors_on_their_open_sites() {
+        let names = |scenario: &str| -> Vec<(String, String)> {
+            let scenario = Scenario::load(scenario).unwrap();
+            let anchors = site_anchors(&scenario).expect("anchors");
+            kuzet_core::experiment::connectivity::ConnectivityConfig::from_json(
+                &anchors.to_string(),
+            )
+            .expect("a configuration Kuzet accepts");
+            anchors["anchors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| {
+                    (
+                        a["name"].as_str().unwrap().to_string(),
+                        a["group"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        };
+        let pair = |name: &str, group: &str| (name.to_string(), group.to_string());
+        // Every other site of the web scenario is censored or down.
+        assert_eq!(
+            names("web"),
+            [
+                pair("open.kuzet.test", "domestic"),
+                pair("open.kuzet.test", "international")
+            ]
+        );
+        // news-by-ip is throttled by address.
+        assert_eq!(
+            names("throttling"),
+            [
+                pair("cdn-baseline.kuzet.test", "domestic"),
+                pair("open-site.kuzet.test", "international")
+            ]
+        );
+        assert_eq!(names("throttling-loss"), names("throttling"));
     }
 }
