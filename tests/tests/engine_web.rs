@@ -210,17 +210,19 @@ async fn when_a_test_helper_does_not_answer_the_next_urls_use_the_next_one() {
     assert_eq!(summary.results.len(), 3);
 
     // The first URL went to the helper that is not there: it loaded, but nothing proves the
-    // page genuine.
-    // It is a claim, so it is reported once a check after it confirmed the network: after the
-    // two that loaded.
+    // page genuine. A page that loaded claims nothing about the network, so it is reported
+    // at once, labelled only by the check before it.
     let mut results = heard.results();
     let first_measured = results
         .iter()
         .position(|(_, m)| m.test_keys["x_verdict"]["kind"] == "undetermined")
         .expect("the URL measured through the missing helper");
+    assert_eq!(first_measured, 0, "held for a check it does not need");
     let (first, measurement) = results.remove(first_measured);
     assert_eq!(first.word, "undetermined", "{first:?}");
-    assert_eq!(measurement.test_keys["x_network"]["after"]["status"], "ok");
+    assert_eq!(first.group, VerdictGroup::Unverified, "{first:?}");
+    assert_eq!(measurement.test_keys["x_network"]["before"]["status"], "ok");
+    assert!(measurement.test_keys["x_network"]["after"].is_null());
     assert!(
         first
             .explanation
