@@ -5,7 +5,9 @@
 # (`kuzet-demo-sites`, from the kuzet-e2e crate): an HTTP and an HTTPS server on 127.0.0.1 with a
 # fresh CA, and a port where nothing listens. It then runs `kuzet measure` on a page over HTTP,
 # one over HTTPS, an HTTP->HTTPS redirect and the closed port: first as a table, then as OONI
-# JSON lines (`--json | head`). The sites are stopped on exit, whatever happens.
+# JSON lines (`--json | head`), and lists the stored results with `kuzet results`, in the same
+# words. The results go to a throwaway data directory, never the user's store. The sites are
+# stopped on exit, whatever happens.
 #
 # The debug profile is built on purpose: the release profile is tuned for phone library size
 # (fat LTO, opt-level z, one codegen unit) and takes minutes on these 2-core machines, for no gain
@@ -36,6 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# The demo's results are kept only while it runs.
+export KUZET_DATA_DIR="$work/store"
 
 echo "==> starting the local demo sites" >&2
 "$sites" "$work/ca.pem" >"$work/sites.env" &
@@ -65,3 +69,7 @@ echo "\$ kuzet measure --ca-file ca.pem --resolver system --timeout 5 ${urls[*]}
 echo
 echo "\$ kuzet measure --json --ca-file ca.pem ${urls[*]} | head -n 2   (lines cut at 300 characters here)"
 "$kuzet" measure --json --ca-file "$work/ca.pem" --timeout 5 "${urls[@]}" | head -n 2 | cut -c 1-300
+
+echo
+echo "\$ kuzet results --run 1   (the first run above, as the history keeps it)"
+"$kuzet" results --run 1

@@ -136,7 +136,7 @@ fn path_arg(path: &Path) -> String {
     path.to_str().expect("UTF-8 temp path").to_string()
 }
 
-/// The table's rows, split into cells: URL, RESULT, FAILED STEP, FAILURE, STATUS, TIME.
+/// The table's rows, split into cells: URL, VERDICT, FAILED STEP, FAILURE, STATUS, TIME.
 fn table_rows(stdout: &str) -> Vec<Vec<String>> {
     let mut lines = stdout.lines();
     let header = lines.next().expect("a header line");
@@ -148,7 +148,7 @@ fn table_rows(stdout: &str) -> Vec<Vec<String>> {
             assert_eq!(
                 cells.len(),
                 7,
-                "row {line:?}: URL RESULT STEP FAILURE STATUS N ms"
+                "row {line:?}: URL VERDICT STEP FAILURE STATUS N ms"
             );
             assert_eq!(cells[6], "ms", "row {line:?}");
             cells
@@ -408,7 +408,7 @@ async fn a_stopped_run_keeps_what_finished_and_lists_the_rest_as_not_measured() 
     assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("URL "), "{stdout}");
-    // URL, RESULT, FAILED STEP, FAILURE, STATUS, TIME; `not measured` has a space.
+    // URL, VERDICT, FAILED STEP, FAILURE, STATUS, TIME; `not measured` has a space.
     let row = |url: &str| -> Vec<&str> {
         lines
             .iter()

@@ -319,7 +319,7 @@ async fn run_without_a_suite_checks_the_network_then_web_then_messaging() {
             "connectivity,web,messaging",
             "completed",
             "7",
-            "4 ok, 2 blocked, 1 down"
+            "2 blocked, 1 down, 4 ok"
         ),
         "{}",
         results.stdout

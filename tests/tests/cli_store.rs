@@ -104,7 +104,7 @@ async fn measure_keeps_its_results_and_results_shows_them() {
     assert!(row[3].starts_with("AS9198 KZ"), "{}", results.stdout);
     assert_eq!(
         (row[4], row[5], row[6]),
-        ("completed", "3", "2 ok, 1 unclear"),
+        ("completed", "3", "1 unclear, 2 ok"),
         "{}",
         results.stdout
     );

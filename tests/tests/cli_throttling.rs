@@ -149,7 +149,7 @@ async fn a_throttled_name_is_reported_in_the_table_and_stored() {
         .unwrap_or_else(|| panic!("no throttling run: {}", results.stdout));
     assert_eq!(
         (run[2], run[4], run[5], run[6]),
-        ("throttling", "completed", "2", "1 ok, 1 throttled"),
+        ("throttling", "completed", "2", "1 throttled, 1 ok"),
         "{run:?}"
     );
     let details = kuzet(vec![

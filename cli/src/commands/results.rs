@@ -4,6 +4,7 @@
 
 use clap::Args;
 use kuzet_core::session::history::read_item;
+use kuzet_core::session::VerdictGroup;
 use kuzet_core::store::{format_ms, NetworkType, RunSummary};
 
 use super::store_open::{blocking, columns, open_existing, state_label, store_error, StoreArgs};
@@ -50,13 +51,19 @@ fn status(run: &kuzet_core::store::Run) -> String {
     }
 }
 
-/// `2 blocked, 5 ok`: the run's results by verdict group.
+/// `2 blocked, 5 ok`: the run's results by verdict group, problems first (the order every
+/// screen shows groups in).
 fn groups(summary: &RunSummary) -> String {
     if summary.groups.is_empty() {
         return "-".to_string();
     }
-    summary
-        .groups
+    let mut groups: Vec<&(String, u64)> = summary.groups.iter().collect();
+    // Words of another version's groups, if any, go last.
+    groups.sort_by_key(|(word, _)| {
+        let group = VerdictGroup::from_word(word);
+        (group.is_none(), group)
+    });
+    groups
         .iter()
         .map(|(group, n)| format!("{n} {group}"))
         .collect::<Vec<_>>()

@@ -24,7 +24,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The word shown in the RESULT column.
+    /// The word shown in the VERDICT column.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -137,7 +137,7 @@ impl Totals {
 /// Formats the table: a header, then one line per row in the given order. Every line ends in
 /// `\n`; no line has trailing white space.
 pub fn format_table(rows: &[Row]) -> String {
-    const HEADERS: [&str; 6] = ["URL", "RESULT", "FAILED STEP", "FAILURE", "STATUS", "TIME"];
+    const HEADERS: [&str; 6] = ["URL", "VERDICT", "FAILED STEP", "FAILURE", "STATUS", "TIME"];
     // Numbers are right-aligned, text left-aligned.
     const RIGHT: [bool; 6] = [false, false, false, false, true, true];
     let cells: Vec<[String; 6]> = rows
@@ -315,10 +315,10 @@ mod tests {
         ];
         let table = format_table(&rows);
         let expected = "\
-URL                          RESULT  FAILED STEP    FAILURE                STATUS     TIME
-https://a.example/           ok      -              -                         200    42 ms
-http://blocked.example/page  failed  tls_handshake  ssl_unknown_authority       -  1234 ms
-http://c.example/missing     ok      -              -                         404    42 ms
+URL                          VERDICT  FAILED STEP    FAILURE                STATUS     TIME
+https://a.example/           ok       -              -                         200    42 ms
+http://blocked.example/page  failed   tls_handshake  ssl_unknown_authority       -  1234 ms
+http://c.example/missing     ok       -              -                         404    42 ms
 ";
         assert_eq!(table, expected);
     }
@@ -332,7 +332,7 @@ http://c.example/missing     ok      -              -                         40
         let header_width = |table: &str| table.lines().next().map(|l| l.len()).unwrap_or(0);
         assert!(header_width(&long) > header_width(&short));
         // The URL column is never narrower than its header.
-        assert!(short.starts_with("URL          RESULT"), "{short}");
+        assert!(short.starts_with("URL          VERDICT"), "{short}");
     }
 
     #[test]

@@ -180,7 +180,7 @@ pub struct PastRun {
     pub planned: Option<u64>,
     /// Results it recorded.
     pub results: u64,
-    /// Its results by group, most first.
+    /// Its results by group, in the order screens show groups (problems first).
     pub groups: Vec<GroupCount>,
     /// The targets it planned but did not measure (cancelled, over budget or out of time).
     pub not_measured: Vec<NotMeasured>,
@@ -214,11 +214,17 @@ pub fn past_run(summary: &RunSummary) -> PastRun {
             .groups
             .iter()
             .filter_map(|(word, count)| {
-                Some(GroupCount {
-                    group: VerdictGroup::from_word(word)?,
-                    count: *count,
-                })
+                let group = VerdictGroup::from_word(word)?;
+                Some((
+                    group,
+                    GroupCount {
+                        group,
+                        count: *count,
+                    },
+                ))
             })
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_values()
             .collect(),
         not_measured: serde_json::from_value(run.not_measured.clone()).unwrap_or_default(),
         undelivered: summary.undelivered,
