@@ -4,11 +4,12 @@
 
 use clap::Args;
 use kuzet_core::session::history::read_item;
-use kuzet_core::session::VerdictGroup;
+use kuzet_core::session::{NotMeasured, VerdictGroup};
 use kuzet_core::store::{format_ms, NetworkType, RunSummary};
 
 use super::store_open::{blocking, columns, open_existing, state_label, store_error, StoreArgs};
 use crate::error::CliError;
+use crate::output::runs::not_measured_line;
 use crate::output::table::truncate;
 use crate::output::{write_stdout, Written};
 
@@ -214,20 +215,11 @@ pub async fn execute(args: ResultsArgs) -> Result<(), CliError> {
                     &rows,
                     &[],
                 ));
-                let not_measured: Vec<String> = run
-                    .not_measured
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|n| n.get("target").and_then(|t| t.as_str()))
-                    .map(str::to_string)
-                    .collect();
+                let not_measured: Vec<NotMeasured> =
+                    serde_json::from_value(run.not_measured.clone()).unwrap_or_default();
                 if !not_measured.is_empty() {
-                    text.push_str(&format!(
-                        "not measured ({}): {}\n",
-                        not_measured.len(),
-                        not_measured.join(", ")
-                    ));
+                    text.push_str(&not_measured_line(&not_measured));
+                    text.push('\n');
                 }
                 text
             }

@@ -127,26 +127,9 @@ fn print(
         write_stdout(&format!("{}\n{summary}\n", table(&finished.reported)))?;
     }
     if !finished.summary.not_measured.is_empty() && !json {
-        let names: Vec<&str> = finished
-            .summary
-            .not_measured
-            .iter()
-            .take(20)
-            .map(|n| n.target.as_str())
-            .collect();
-        let more = finished
-            .summary
-            .not_measured
-            .len()
-            .saturating_sub(names.len());
         eprintln!(
-            "not measured: {}{}",
-            names.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
+            "{}",
+            runs::not_measured_line(&finished.summary.not_measured)
         );
     }
     // The problems are the command's error (`ending`), unless it was stopped: then they would

@@ -10,7 +10,7 @@ use kuzet_core::experiment::connectivity::{
 };
 use kuzet_core::experiment::messaging::MessagingVerdict;
 use kuzet_core::experiment::throttling::ThrottlingVerdict;
-use kuzet_core::session::{RunStatus, RunSummary, Suite, Verdict, VerdictGroup};
+use kuzet_core::session::{NotMeasured, RunStatus, RunSummary, Suite, Verdict, VerdictGroup};
 
 use super::table::{format_bytes, truncate};
 use crate::client::Reported;
@@ -222,6 +222,30 @@ pub fn summary_line(summary: &RunSummary) -> String {
         ));
     }
     text
+}
+
+/// The most targets [`not_measured_line`] names before it counts the rest.
+const NOT_MEASURED_NAMED: usize = 20;
+
+/// `not measured (3): a, b, c`: the targets a run did not measure, the same in `kuzet run` and
+/// `kuzet results --run N` (at most [`NOT_MEASURED_NAMED`] named, then `and N more`).
+pub fn not_measured_line(not_measured: &[NotMeasured]) -> String {
+    let names: Vec<&str> = not_measured
+        .iter()
+        .take(NOT_MEASURED_NAMED)
+        .map(|n| n.target.as_str())
+        .collect();
+    let more = not_measured.len() - names.len();
+    format!(
+        "not measured ({}): {}{}",
+        not_measured.len(),
+        names.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// The check's status, its explanation, the evidence table, the captive check, the facts and
