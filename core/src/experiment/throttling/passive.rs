@@ -253,8 +253,7 @@ pub(crate) async fn measure_passive_target(
             let last_failed = pairs
                 .iter()
                 .map(|(t, _)| &fetches[*t].outcome)
-                .filter(|outcome| outcome.failure.is_some())
-                .next_back();
+                .rfind(|outcome| outcome.failure.is_some());
             break ThrottlingVerdict::Blocked {
                 step: last_failed
                     .and_then(|outcome| outcome.failed_operation)
