@@ -39,6 +39,9 @@ pub struct Draft {
     pub limits: RunLimits,
     /// The host's network.
     pub network: NetworkContext,
+    /// `--timeout`, when given: also each throughput trial's connect and handshake, whose
+    /// configuration is built with the throttling targets.
+    pub step_timeout: Option<Duration>,
 }
 
 impl Draft {
@@ -98,6 +101,7 @@ impl Draft {
                     .0
                     .unwrap_or_else(|| host_platform().transport),
             ),
+            step_timeout: settings_args.timeout,
         })
     }
 
@@ -262,6 +266,12 @@ impl Draft {
             trust: self.setup.web.trust.clone(),
             ..PassiveOptions::default()
         };
+        if let Some(timeout) = self.step_timeout {
+            // A trial's transfer keeps its own cap: it is the measurement, not a step.
+            config.connect_timeout = timeout;
+            config.handshake_timeout = timeout;
+            config.passive_options.step_timeout = timeout;
+        }
         config.run_budget = match args.budget_mb {
             Some(mb) => (mb * 1e6) as u64,
             None => policy::THROTTLING_RUN_BUDGET,
@@ -452,6 +462,58 @@ fn interface_is_up(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::{Cli, Command, Suite as SuiteArgs};
+    use clap::Parser;
+
+    fn throttling_draft(extra: &[&str]) -> Draft {
+        let pin = format!("sha256/{}", "A".repeat(43) + "=");
+        let mut args = vec![
+            "kuzet",
+            "run",
+            "throttling",
+            "--server",
+            "127.0.0.1:9",
+            "--pin",
+            &pin,
+            "--passive",
+            "https://a.example/=https://b.example/",
+        ];
+        args.extend_from_slice(extra);
+        let Command::Run(run) = Cli::try_parse_from(args).expect("parses").command else {
+            panic!("not `run`");
+        };
+        let Some(SuiteArgs::Throttling(args)) = run.suite else {
+            panic!("not `run throttling`");
+        };
+        let mut draft = Draft::new(&args.settings, &args.check).expect("valid");
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(draft.throttling(&args.throttling, true))
+            .expect("valid");
+        draft
+    }
+
+    #[test]
+    fn the_step_timeout_bounds_throughput_connects_and_handshakes() {
+        let defaults = ThrottlingConfig::new(
+            SocketAddr::from(([127, 0, 0, 1], 9)),
+            SpkiPin::of_spki(&[]),
+            Vec::new(),
+        );
+        let draft = throttling_draft(&[]);
+        let config = draft.setup.throttling.expect("a throttling setup");
+        assert_eq!(config.connect_timeout, defaults.connect_timeout);
+        assert_eq!(config.handshake_timeout, defaults.handshake_timeout);
+
+        let draft = throttling_draft(&["--timeout", "2"]);
+        let config = draft.setup.throttling.expect("a throttling setup");
+        assert_eq!(config.connect_timeout, Duration::from_secs(2));
+        assert_eq!(config.handshake_timeout, Duration::from_secs(2));
+        assert_eq!(config.passive_options.step_timeout, Duration::from_secs(2));
+        // The transfer is the measurement: its cap stays.
+        assert_eq!(config.trial_timeout, defaults.trial_timeout);
+    }
 
     #[test]
     fn default_routes_are_found_and_unreachable_ones_ignored() {

@@ -24,6 +24,7 @@ pub mod process;
 pub mod scenario;
 pub mod servers;
 pub mod shaping;
+pub mod suites;
 pub mod topology;
 
 use std::ffi::OsStr;
