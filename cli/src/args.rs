@@ -29,8 +29,6 @@ pub struct Cli {
 }
 
 /// The subcommands.
-// Parsed once per process and moved once: the size of `run`'s flags costs nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Measure URLs now (DNS, TCP, TLS, HTTP with redirects) and print what failed and where.
