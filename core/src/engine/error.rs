@@ -71,16 +71,6 @@ impl EngineError {
 
     /// Turns a run task's join error into an engine error (panics keep their message).
     pub(crate) fn from_join(error: tokio::task::JoinError) -> Self {
-        if error.is_panic() {
-            let payload = error.into_panic();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            EngineError::Internal(format!("the run stopped on a bug: {message}"))
-        } else {
-            EngineError::Internal("the run was stopped before it finished".to_string())
-        }
+        crate::session::from_join(error).into()
     }
 }

@@ -47,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use context::{NetworkContext, NetworkContextProvider, NetworkKind};
 pub use guard::NetworkGuard;
+pub(crate) use handle::from_join;
 pub use handle::RunHandle;
 pub use history::{
     history_item, past_run, result_of, GroupCount, HistoryItem, PastRun, StoredDetail,
