@@ -192,7 +192,9 @@ impl Verdict {
 
     /// Writes the verdict into a measurement's test keys, where the suite keeps it:
     /// `x_verdict` (web, urlgetter), `x_status` (messaging, connectivity) or
-    /// `x_throttling.verdict` with its details.
+    /// `x_throttling.verdict` with its details. The experiments write their own verdicts as
+    /// they build the measurement; this is for a verdict that changes afterwards (a result the
+    /// network guard relabels `unreachable`).
     pub fn write_test_keys(&self, keys: &mut serde_json::Value) {
         let Some(keys) = keys.as_object_mut() else {
             return;
