@@ -49,7 +49,7 @@ macro_rules! failures {
 }
 
 // Across the FFI a failure is its OONI string (`connection_reset`, `unknown_failure: ...`).
-#[cfg(feature = "uniffi")]
+#[cfg(all(feature = "uniffi", not(test)))]
 uniffi::custom_type!(Failure, String, {
     lower: |failure| failure.as_str().into_owned(),
     try_lift: |text| Ok(Failure::parse(&text)),

@@ -24,7 +24,10 @@ pub use clock::MeasurementClock;
 pub use error::{Error, Result};
 pub use failure::Failure;
 
-#[cfg(feature = "uniffi")]
+// The uniffi derives are left out of this crate's own unit-test build (`not(test)` on every
+// one): those tests use kuzet-e2e's fixtures, which link this crate's library too, and uniffi's
+// metadata symbols would then be defined twice. The bindings build the library as it ships.
+#[cfg(all(feature = "uniffi", not(test)))]
 uniffi::setup_scaffolding!("kuzet_core");
 
 /// The version of this library.

@@ -21,7 +21,7 @@ pub const MONTHLY_MIB: RangeInclusive<u32> = 10..=10_000;
 /// What the user chose. Budgets in MiB; anything out of its range is clamped when turned into
 /// [`DataBudgets`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct UserChoices {
     /// Measurements may be uploaded (and so published).
     pub upload_allowed: bool,

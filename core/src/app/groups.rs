@@ -42,7 +42,7 @@ pub fn words(group: VerdictGroup) -> (&'static str, &'static str) {
 
 /// The results of one group.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct ResultGroup {
     /// The group.
     pub group: VerdictGroup,

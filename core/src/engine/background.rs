@@ -25,7 +25,7 @@ pub const BACKGROUND_SAMPLE_SIZE: usize = 3;
 
 /// One background cycle's limits and circumstances.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct BackgroundRequest {
     /// How long the platform lets the cycle run (about 30 s for an iOS app refresh, up to 10
     /// minutes for an Android worker).
@@ -36,7 +36,7 @@ pub struct BackgroundRequest {
 
 /// What a background cycle did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct BackgroundSummary {
     /// Measurements uploaded from the outbox.
     pub uploaded: u32,

@@ -19,7 +19,7 @@ use crate::th::BogonPolicy;
 
 /// The user's consent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct Consent {
     /// Measurements may be uploaded to the collector.
     pub upload_allowed: bool,
@@ -41,16 +41,16 @@ impl Default for Consent {
 /// [`policy::BACKGROUND_BYTES`] and [`policy::MONTHLY_BYTES`] for Kotlin and Swift, which need
 /// literals; the binding tests check that they agree.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct DataBudgets {
     /// The most one "test now" run may use (default 50 MiB).
-    #[cfg_attr(feature = "uniffi", uniffi(default = 52428800))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = 52428800))]
     pub run_bytes: u64,
     /// The most one background cycle may use (default 2 MiB).
-    #[cfg_attr(feature = "uniffi", uniffi(default = 2097152))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = 2097152))]
     pub background_bytes: u64,
     /// The most all measuring may use in a calendar month (default 200 MiB).
-    #[cfg_attr(feature = "uniffi", uniffi(default = 209715200))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = 209715200))]
     pub monthly_bytes: u64,
 }
 

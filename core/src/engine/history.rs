@@ -40,7 +40,7 @@ pub struct StoredResultDetail {
 
 /// Bytes used by measuring in the current calendar month (UTC).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct DataUsage {
     /// The month, `YYYY-MM`.
     pub month: String,

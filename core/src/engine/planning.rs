@@ -14,22 +14,22 @@ use crate::store::Store;
 
 /// What to measure in one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct RunRequest {
     /// The suites, measured in [`Suite::ALL`] order; duplicates are ignored. Every run with
     /// web, messaging or throttling checks the network first, and conditions its verdicts on
     /// it.
     pub suites: Vec<Suite>,
     /// URLs for the web suite (http or https).
-    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = []))]
     pub web_urls: Vec<String>,
     /// A lower byte budget for this run only (never above the configured one).
-    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = None))]
     pub byte_budget: Option<u64>,
     /// Site names (SNIs) for the throttling suite; empty for the built-in list
     /// ([`crate::experiment::throttling::DEFAULT_TARGETS`]). Only the names are sent, to
     /// Kuzet's throughput server.
-    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = []))]
     pub throttling_targets: Vec<String>,
 }
 

@@ -7,7 +7,7 @@ use crate::experiment::connectivity::{PlatformState, Transport};
 
 /// The kind of network the device is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum NetworkKind {
     /// No network at all.
     Offline,
@@ -49,43 +49,43 @@ impl NetworkKind {
 /// `mcc_mnc` is used only to derive those values: it is never written into a measurement, the
 /// store or a log line (OONI reports only ASN, country and network name).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct NetworkContext {
     /// The kind of network.
     pub kind: NetworkKind,
     /// Data is paid per byte (mobile data, a hotspot): budgets should be stricter.
-    #[cfg_attr(feature = "uniffi", uniffi(default = false))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = false))]
     pub metered: bool,
     /// The user asked to save data (Android Data Saver, iOS Low Data Mode).
-    #[cfg_attr(feature = "uniffi", uniffi(default = false))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = false))]
     pub constrained: bool,
     /// The network's autonomous system as the app learned it, `AS1234` (or `1234`).
-    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = None))]
     pub probe_asn: Option<String>,
     /// The country as the app learned it: ISO 3166 alpha-2, e.g. `KZ`.
-    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = None))]
     pub probe_cc: Option<String>,
     /// The network's (AS organisation's) name as the app learned it, e.g. `Kcell JSC`.
-    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = None))]
     pub network_name: Option<String>,
     /// The serving mobile network's MCC and MNC (`401-02`, `401 02` or `40102`), as the
     /// platform reports it (Android `TelephonyManager.getNetworkOperator()`, iOS
     /// `CTCarrier`); absent on Wi-Fi-only devices.
-    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = None))]
     pub mcc_mnc: Option<String>,
     /// The radio technology in use on mobile data, e.g. `LTE`, `NR`, `HSPA` (Android
     /// `TelephonyDisplayInfo`, iOS `serviceCurrentRadioAccessTechnology`).
-    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = None))]
     pub radio: Option<String>,
     /// Whether the modem is registered for service (voice/SMS), when the platform says: a
     /// phone in service whose data goes nowhere is a different story from one out of coverage.
-    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = None))]
     pub in_service: Option<bool>,
     /// Airplane mode is on.
-    #[cfg_attr(feature = "uniffi", uniffi(default = false))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = false))]
     pub airplane_mode: bool,
     /// Whether the user has mobile data switched on, when the platform says.
-    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[cfg_attr(all(feature = "uniffi", not(test)), uniffi(default = None))]
     pub data_enabled: Option<bool>,
 }
 

@@ -163,7 +163,7 @@ pub fn read_item(store: &Store, record: &ResultRecord) -> Option<HistoryItem> {
 /// A past run as the history lists it: how it ended, how many results it recorded in each
 /// group, and what it did not measure.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct PastRun {
     /// The store's id of the run (the `run` of its [`HistoryItem`]s).
     pub run: i64,
@@ -190,7 +190,7 @@ pub struct PastRun {
 
 /// How many of a run's results fall in a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct GroupCount {
     /// The group.
     pub group: VerdictGroup,

@@ -13,7 +13,7 @@ use crate::experiment::connectivity::ConnectivityStatus;
 /// One target's result: the same record live, in the history and behind the uploaded
 /// measurement.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct TargetResult {
     /// What was measured: a URL, an app (`whatsapp`), a site name, `connectivity`.
     pub target: String,
@@ -52,7 +52,7 @@ impl TargetResult {
 
 /// A target a run planned and did not measure (cancelled, out of budget or time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct NotMeasured {
     /// Its suite.
     pub suite: Suite,
@@ -62,7 +62,7 @@ pub struct NotMeasured {
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum RunPhase {
     /// Checking the plan and the network's identity.
     Preparing,
@@ -83,7 +83,7 @@ pub enum RunPhase {
 
 /// How far a run has got; sent after each target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct RunProgress {
     /// Targets done, across every suite of the run.
     pub completed: u32,
@@ -100,7 +100,7 @@ pub struct RunProgress {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum RunStatus {
     /// Every target was measured.
     Completed,
@@ -139,7 +139,7 @@ impl RunStatus {
 
 /// The outcome of a run.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Record))]
 pub struct RunSummary {
     /// A random id of the run (UUID v4).
     pub run_id: String,

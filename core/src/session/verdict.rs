@@ -16,7 +16,7 @@ use crate::experiment::web_connectivity::Verdict as WebVerdict;
 /// everywhere it appears.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "suite", content = "verdict", rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum Verdict {
     /// The connectivity check's status (`x_status`).
     Connectivity(ConnectivityStatus),
@@ -33,7 +33,7 @@ pub enum Verdict {
 /// How screens group results: problems first, then the unclear, then what worked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum VerdictGroup {
     /// Blocked or tampered with: DNS, TCP/IP, TLS, interception, a block page, a failed
     /// exchange, an app's servers; confirmed against a comparison.

@@ -11,7 +11,7 @@ use crate::failure::Failure;
 /// What this device observed about its network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum ConnectivityStatus {
     /// Everything reachable.
     Ok,

@@ -242,7 +242,7 @@ impl AppStatus {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum BlockedStep {
     /// The name did not resolve, or resolved outside the service's networks.
     Dns,
@@ -378,7 +378,7 @@ impl AppVerdict {
 /// `blocked`, `partially_blocked`, `unreachable`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum MessagingVerdict {
     /// Every endpoint tested answered.
     Ok {

@@ -65,7 +65,7 @@ impl Default for DecisionRules {
 /// The verdict for one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum ThrottlingVerdict {
     /// The target got about the control's rate.
     NotThrottled {

@@ -120,7 +120,7 @@ impl UrlSummary {
 /// worked. Never a verdict on blocking: urlgetter has no control measurement to compare with.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum UrlVerdict {
     /// Every step worked and a response arrived (whatever its status code).
     Ok,

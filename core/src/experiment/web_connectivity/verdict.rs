@@ -10,7 +10,11 @@ use crate::failure::Failure;
 /// Kuzet's verdict on one URL, written as `x_verdict` (`{"kind": "...", ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum), uniffi(name = "WebVerdict"))]
+#[cfg_attr(
+    all(feature = "uniffi", not(test)),
+    derive(uniffi::Enum),
+    uniffi(name = "WebVerdict")
+)]
 pub enum Verdict {
     /// The page was reached: an https fetch succeeded, or a cleartext page matched the test
     /// helper's.
@@ -134,7 +138,7 @@ impl fmt::Display for Verdict {
 /// How DNS was tampered with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum DnsTamper {
     /// NXDOMAIN (or an empty answer) while the name resolves elsewhere.
     Nxdomain,
@@ -151,7 +155,7 @@ pub enum DnsTamper {
 /// How TCP connects were blocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum TcpBlock {
     /// `connection_reset`.
     Reset,
@@ -166,7 +170,7 @@ pub enum TcpBlock {
 /// How a TLS handshake was interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(all(feature = "uniffi", not(test)), derive(uniffi::Enum))]
 pub enum TlsBlock {
     /// `connection_reset`.
     Reset,
