@@ -191,7 +191,7 @@ fn stop_a_web_run_with(signal: libc::c_int, json: bool) {
         for url in HANGING {
             assert!(!stdout.contains(url), "{url} in the table\n{shown}");
         }
-        let listed = format!("not measured: {}", HANGING.join(", "));
+        let listed = format!("not measured ({}): {}", HANGING.len(), HANGING.join(", "));
         assert!(stderr.contains(&listed), "no `{listed}`\n{shown}");
     }
     assert!(

@@ -1,7 +1,7 @@
 //! The rules the Android and iOS apps share, so both follow them in the same words and
 //! numbers: the informed consent and its quiz ([`consent`]), the user's choices turned into the
 //! engine's consent and budgets ([`choices`]), sizes and durations as the screens show them
-//! ([`format`]), the list of websites the user types ([`url_list`]), the bounds of
+//! ([`format`](mod@format)), the list of websites the user types ([`url_list`]), the bounds of
 //! background cycles ([`schedule`]) and results grouped by verdict group ([`groups`]).
 //!
 //! Plain functions and constants, no I/O and no clock: the `kuzet-ffi` crate exports them, and

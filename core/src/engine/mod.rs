@@ -1,19 +1,20 @@
 //! The engine embedding apps drive: one [`Engine`] per data directory. It turns the app's
-//! configuration ([`config`]) and requests ([`planning`]) into runs on the one run path
-//! ([`crate::session`]) every front end shares, runs the background cycle ([`background`]),
+//! configuration (`config.rs`) and requests (`planning.rs`) into runs on the one run path
+//! ([`crate::session`]) every front end shares, runs the background cycle (`background.rs`),
 //! and reads back the history, the upload queue, the connectivity timeline and the month's
-//! data use ([`history`]).
+//! data use (`reads.rs`).
 //!
 //! Pure Rust: the `kuzet-ffi` crate wraps this for Kotlin and Swift. Every run is recorded in
 //! the results store in the data directory, each result durable before the listener hears of
-//! it, with the words it was reported with. Every suite is available: connectivity, web,
-//! messaging, and throttling once a throughput server is configured.
+//! it, with the words it was reported with. Connectivity, web and messaging are always
+//! available, throttling once a throughput server is configured; the urls suite (single URLs,
+//! step by step) is the command line's.
 
 mod background;
 mod config;
 mod error;
-mod history;
 mod planning;
+mod reads;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,8 +27,8 @@ pub use background::{
 };
 pub use config::{parse_service_url, Consent, DataBudgets, EngineConfig, ThroughputServer};
 pub use error::EngineError;
-pub use history::{DataUsage, HistoryPage, StoredResultDetail, MAX_PAGE, MAX_TIMELINE};
 pub use planning::RunRequest;
+pub use reads::{DataUsage, HistoryPage, StoredResultDetail, MAX_PAGE, MAX_TIMELINE};
 
 pub use crate::session::{
     NetworkContext, NetworkContextProvider, NetworkKind, NoListener, NotMeasured, RunHandle,

@@ -3,7 +3,7 @@
 //!
 //! A run with web, messaging or throttling targets starts with a connectivity check (or reuses
 //! one that ended at most [`CHECK_REUSE_WINDOW`] ago, from the store). Every later result that
-//! claims something (anything but a clean success, [`Verdict::needs_network`]) is labelled by
+//! claims something (anything but a clean success, [`crate::session::Verdict::needs_network`]) is labelled by
 //! the checks around it, as the timeline records them:
 //!
 //! - the last check that ended before the target started (`before`), and

@@ -2,7 +2,7 @@
 //!
 //! A check runs cheap probes in parallel with short timeouts ([`probes`]): the local resolver,
 //! every anchor (domestic, international, key services) by name and by pinned IP, and the
-//! captive-portal / injection check. The pure decision ([`crate::experiment::connectivity::classify`])
+//! captive-portal / injection check. The pure decision ([`classify`](fn@crate::experiment::connectivity::classify))
 //! maps what they saw, with the platform's own view ([`PlatformState`], passed in by the app
 //! or the CLI), to a [`ConnectivityStatus`] with its evidence. Anything beyond local trouble is
 //! re-checked ([`config::Rechecks`]) before it is declared. A single device never claims a
@@ -74,7 +74,7 @@ pub struct RoundSummary {
 pub struct ConnectivityOutcome {
     /// The declared status (after re-checks).
     pub status: ConnectivityStatus,
-    /// One plain-language sentence about it ([`crate::experiment::connectivity::explain`]).
+    /// One plain-language sentence about it ([`explain`](fn@crate::experiment::connectivity::explain)).
     pub explanation: String,
     /// The facts behind it, e.g. "0 of 4 international anchors reachable".
     pub evidence: Vec<String>,

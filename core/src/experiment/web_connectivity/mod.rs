@@ -15,7 +15,8 @@
 //!    fetch;
 //! 4. analyse ([`analysis::analyze`], a pure function) and emit one OONI measurement.
 //!
-//! [`measure_websites`] runs many URLs concurrently within a time and byte budget.
+//! The run's session ([`crate::session`]) measures many URLs concurrently within the run's
+//! budgets, conditioned on the network check.
 //!
 //! # Test version
 //!
