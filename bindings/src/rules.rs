@@ -1,7 +1,8 @@
 //! The apps' shared rules (`kuzet_core::app`), exported as plain functions and records: the
-//! informed consent, the user's choices, formatting, the URL list and the bounds of background
-//! cycles; and the engine's default settings, which the records' literal defaults (core's `DataBudgets`, `EngineConfig` in `types`)
-//! must equal (the Kotlin and Swift tests check it).
+//! informed consent, the user's choices, verdict groups, formatting, the URL list and the
+//! bounds of background cycles; and the engine's default settings, which the records' literal
+//! defaults (core's `DataBudgets`, `EngineConfig` in `types`) must equal (the Kotlin and Swift
+//! tests check it).
 
 use std::time::Duration;
 

@@ -3,8 +3,9 @@
 //!
 //! A run with web, messaging or throttling targets starts with a connectivity check (or reuses
 //! one that ended at most [`CHECK_REUSE_WINDOW`] ago, from the store). Every later result that
-//! claims something (anything but a clean success, [`crate::session::Verdict::needs_network`]) is labelled by
-//! the checks around it, as the timeline records them:
+//! claims something (anything but a clean success,
+//! [`crate::session::Verdict::needs_network`]) is labelled by the checks around it, as the
+//! timeline records them:
 //!
 //! - the last check that ended before the target started (`before`), and
 //! - the first check that started after the target ended (`after`).

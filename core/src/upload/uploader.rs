@@ -21,8 +21,8 @@ pub trait Uploader: Send + Sync {
     fn upload(&self, request: UploadRequest) -> UploadResult;
 }
 
-/// Kuzet's own uploader: the service HTTP client over rustls, trusting the bundled roots (plus an optional CA
-/// file), no proxy, an explicit timeout per request and a cap on response bytes.
+/// Kuzet's own uploader: the service HTTP client over rustls, trusting the bundled roots (plus
+/// an optional CA file), no proxy, an explicit timeout per request and a cap on response bytes.
 pub struct HttpUploader {
     client: ServiceClient,
     handle: Handle,

@@ -2,8 +2,8 @@
 //!
 //! A check runs cheap probes in parallel with short timeouts ([`probes`]): the local resolver,
 //! every anchor (domestic, international, key services) by name and by pinned IP, and the
-//! captive-portal / injection check. The pure decision ([`classify`](fn@crate::experiment::connectivity::classify))
-//! maps what they saw, with the platform's own view ([`PlatformState`], passed in by the app
+//! captive-portal / injection check. The pure decision
+//! ([`classify`](fn@crate::experiment::connectivity::classify)) maps what they saw, with the platform's own view ([`PlatformState`], passed in by the app
 //! or the CLI), to a [`ConnectivityStatus`] with its evidence. Anything beyond local trouble is
 //! re-checked ([`config::Rechecks`]) before it is declared. A single device never claims a
 //! national shutdown: statuses and explanations say what *this device observed*.

@@ -38,6 +38,7 @@ pub use endpoints::{
 pub use explain::explain;
 
 use crate::clock::MeasurementClock;
+use crate::experiment::policy;
 use crate::experiment::urlgetter::Timeouts;
 use crate::failure::Failure;
 use crate::net::trust::TrustAnchors;
@@ -170,10 +171,10 @@ impl Default for MessagingConfig {
             apps: App::ALL.to_vec(),
             resolver: DnsTransport::System,
             trust: TrustAnchors::bundled(),
-            timeouts: crate::experiment::policy::messaging_step_timeouts(),
-            body_cap: crate::experiment::policy::MESSAGING_BODY_CAP,
-            app_timeout: crate::experiment::policy::APP_TIMEOUT,
-            parallelism: crate::experiment::policy::MESSAGING_PARALLELISM,
+            timeouts: policy::messaging_step_timeouts(),
+            body_cap: policy::MESSAGING_BODY_CAP,
+            app_timeout: policy::APP_TIMEOUT,
+            parallelism: policy::MESSAGING_PARALLELISM,
             software: Software::default(),
             network: ProbeNetwork::default(),
         }

@@ -1,8 +1,8 @@
 //! The passive method, for throttling keyed on the destination rather than the name: the real
 //! site's URL and a baseline URL on comparable infrastructure (same CDN or provider), fetched
 //! alternately in ABBA order on fresh connections with real certificate validation, bodies
-//! capped at 256 KiB (OONI caps at 512 KiB), sampled with the same memoryless sampler, and compared with
-//! the same paired decision. Each host is looked up once, on its arm's first fetch (the
+//! capped at 256 KiB (OONI caps at 512 KiB), sampled with the same memoryless sampler, and
+//! compared with the same paired decision. Each host is looked up once, on its arm's first fetch (the
 //! `resolve` module), so every fetch of an arm goes to the same address and a lost DNS query is
 //! asked again rather than costing a trial. The two pages differ in size and server, so this
 //! is weaker evidence than the SNI swap; its point is to see what the SNI swap cannot.

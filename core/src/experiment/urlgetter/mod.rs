@@ -38,9 +38,9 @@ pub struct Timeouts {
 }
 
 impl Default for Timeouts {
-    /// [`crate::experiment::policy::step_timeouts`].
+    /// [`policy::step_timeouts`].
     fn default() -> Self {
-        crate::experiment::policy::step_timeouts()
+        policy::step_timeouts()
     }
 }
 

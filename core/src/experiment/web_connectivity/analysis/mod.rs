@@ -5,8 +5,8 @@
 //! # Classic keys (`test_version` 0.4.3 semantics)
 //!
 //! `dns_consistency`, `body_proportion`, `body_length_match`, `status_code_match`,
-//! `headers_match` and `title_match` follow OONI's spec ts-017 (see `docs/ooni-interop.md`) and OONI's
-//! v0.4 engine, with these choices, all documented where they are computed:
+//! `headers_match` and `title_match` follow OONI's spec ts-017 (see `docs/ooni-interop.md`) and
+//! OONI's v0.4 engine, with these choices, all documented where they are computed:
 //! - DNS is also consistent when a probe address is proven valid for the name (a verified TLS
 //!   handshake with the URL's host as SNI, at the probe or at the helper, `ip_info` flag 8):
 //!   v0.5's rule, which spares CDNs without an AS database (Kuzet's helper has none);
